@@ -1,0 +1,136 @@
+import { z } from 'zod';
+
+/**
+ * The versioned results document: everything a report, a comparison or a skeptical reader needs,
+ * including every raw sample. Data flows one way: plan -> run -> this -> reports.
+ */
+export const SCHEMA_VERSION = 1;
+
+export const PERF_COUNTERS = ['task-clock', 'context-switches', 'cpu-migrations', 'page-faults', 'cycles', 'instructions'] as const;
+export type PerfCounter = (typeof PERF_COUNTERS)[number];
+
+/** A counter the machine cannot count is null, never zero. */
+export const PerfCountsSchema = z.record(z.string(), z.number().nullable());
+
+export const RunSampleSchema = z.object({
+  arm: z.enum(['baseline', 'probed']),
+  /** Wall-clock start, ms since the epoch: lets reports show drift over time. */
+  startedAt: z.number(),
+  ops: z.number().int().positive(),
+  ns: z.number().positive(),
+  nsPerOp: z.number().positive(),
+  perf: PerfCountsSchema,
+  /** Probed arm only: what the probe counted, and attach/detach times (never inside `ns`). */
+  events: z.number().int().nonnegative().optional(),
+  inProgramNs: z.number().nullable().optional(),
+  attachMs: z.number().optional(),
+  detachMs: z.number().optional(),
+});
+export type RunSample = z.infer<typeof RunSampleSchema>;
+
+export const RoundSchema = z.object({
+  index: z.number().int().nonnegative(),
+  order: z.tuple([z.enum(['baseline', 'probed']), z.enum(['baseline', 'probed'])]),
+  baseline: RunSampleSchema,
+  probed: RunSampleSchema,
+});
+export type Round = z.infer<typeof RoundSchema>;
+
+export const EstimateSchema = z.object({ value: z.number(), ciLow: z.number(), ciHigh: z.number() });
+export type Estimate = z.infer<typeof EstimateSchema>;
+
+export const VERDICTS = ['PASS', 'FAIL', 'INCONCLUSIVE', 'INVALID', 'UNSUPPORTED', 'ERROR'] as const;
+export const VerdictSchema = z.enum(VERDICTS);
+export type Verdict = z.infer<typeof VerdictSchema>;
+
+export const StopReasonSchema = z.enum(['precision', 'decided', 'max-rounds', 'max-time', 'invalid', 'interrupted']);
+export type StopReason = z.infer<typeof StopReasonSchema>;
+
+export const CellStatsSchema = z.object({
+  rounds: z.number().int(),
+  /** Per-round overhead, % (probed / mean of neighbouring baselines - 1), in round order. */
+  overheadPerRound: z.array(z.number()),
+  overheadMedian: EstimateSchema,
+  overheadMean: EstimateSchema,
+  addedNsPerOp: EstimateSchema,
+  /** Null where the cell expects no hooked events (collateral-cost cells). */
+  nsPerEvent: EstimateSchema.nullable(),
+  eventsPerOp: z.object({ median: z.number(), min: z.number(), max: z.number() }),
+  baselineNsPerOp: z.object({ median: z.number(), cv: z.number() }),
+  probedNsPerOp: z.object({ median: z.number(), cv: z.number() }),
+  /** Round indices whose overhead has a modified z-score > 3.5: flagged and kept. */
+  outlierRounds: z.array(z.number().int()),
+  /** Median per-op delta (probed - baseline) for each perf counter; null where unsupported. */
+  perfDeltaPerOp: z.record(z.string(), z.number().nullable()),
+  /** Median in-program ns per event reported by BPF stats, where the mechanism has them. */
+  inProgramNs: z.number().nullable(),
+  ciHalfWidth: z.number(),
+  precisionReached: z.boolean(),
+  stopReason: StopReasonSchema,
+});
+export type CellStats = z.infer<typeof CellStatsSchema>;
+
+export const CellSchema = z.object({
+  mechanism: z.string(),
+  workload: z.string(),
+  hookPoint: z.string(),
+  expectedEventsPerOp: z.number(),
+  /** Iterations per run, from calibration against --run-ms. */
+  iterations: z.number().int().nonnegative(),
+  warmup: z.array(RunSampleSchema),
+  rounds: z.array(RoundSchema),
+  stats: CellStatsSchema.nullable(),
+  verdict: VerdictSchema,
+  /** Why a cell is UNSUPPORTED, INVALID or ERROR, in the kernel's or tool's words. */
+  reason: z.string().nullable(),
+  elapsedS: z.number(),
+});
+export type Cell = z.infer<typeof CellSchema>;
+
+export const EnvironmentSchema = z.object({
+  hostname: z.string(),
+  kernelRelease: z.string(),
+  kernelVersion: z.string(),
+  arch: z.string(),
+  config: z.record(z.string(), z.string().nullable()),
+  lockdown: z.string().nullable(),
+  cpuModel: z.string(),
+  vcpus: z.number().int(),
+  memoryMiB: z.number(),
+  virtualization: z.string().nullable(),
+  /** `accel` for a hookbench VM guest: 'kvm' or 'tcg' (absolute times emulated); null on the host. */
+  accel: z.string().nullable(),
+  mitigations: z.record(z.string(), z.string()),
+  governor: z.string().nullable(),
+  tools: z.record(z.string(), z.string().nullable()),
+  hookbench: z.object({ version: z.string(), commit: z.string().nullable() }),
+});
+export type Environment = z.infer<typeof EnvironmentSchema>;
+
+export const RunOptionsSchema = z.object({
+  mechanisms: z.array(z.string()),
+  workloads: z.array(z.string()),
+  budget: z.number(),
+  precision: z.number(),
+  maxRounds: z.number().int(),
+  minRounds: z.number().int(),
+  maxTimeS: z.number(),
+  runMs: z.number(),
+  confidence: z.number(),
+  bootstrapResamples: z.number().int(),
+  seed: z.number().int(),
+});
+export type RunOptions = z.infer<typeof RunOptionsSchema>;
+
+export const ResultsSchema = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  tool: z.literal('hookbench'),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  options: RunOptionsSchema,
+  environment: EnvironmentSchema,
+  /** Things a reader must know once, e.g. "cycles, instructions: <not supported> on this machine". */
+  notes: z.array(z.string()),
+  cells: z.array(CellSchema),
+});
+export type Results = z.infer<typeof ResultsSchema>;

@@ -1,0 +1,43 @@
+import type { HookTarget } from './hookpoints.js';
+import type { Journal } from './journal.js';
+
+export interface Support {
+  supported: boolean;
+  /** Why not (the kernel's own words where it gave any), or what was checked. */
+  reason: string;
+}
+
+export interface AttachContext {
+  journal: Journal;
+  /** Unique per run and per attachment: goes into every kernel object's name (`hookbench-<pid>-<n>`). */
+  tag: string;
+}
+
+/** What one probed run saw, read before detach. */
+export interface ProbeCount {
+  events: number;
+  /** BPF mechanisms: in-program ns per event from bpf_stats (run_time_ns / run_cnt), else null. */
+  inProgramNs?: number | null;
+}
+
+/**
+ * One hook mechanism. A declarative entry like the kernel's BPF `bench` trig-* set: it names its hook
+ * point per workload and knows how to attach, count and detach. Attach must journal every kernel object
+ * before creating it, so `hookbench cleanup` can undo it after a SIGKILL.
+ */
+export interface Mechanism<H = unknown> {
+  readonly name: string;
+  readonly family: 'tracefs' | 'audit' | 'bpf' | 'uprobe';
+  readonly summary: string;
+  /** Human-readable hook point for this workload, e.g. `syscalls:sys_enter_mprotect`. */
+  hookPoint(target: HookTarget): string;
+  /** Events per workload op this mechanism must count for the cell to be valid. */
+  expectedPerOp(target: HookTarget): number;
+  /** Really tries the mechanism (attach + detach on the mprotect target) and says why it failed. */
+  detect(ctx: AttachContext): Promise<Support>;
+  attach(target: HookTarget, ctx: AttachContext): Promise<H>;
+  count(handle: H): Promise<ProbeCount>;
+  detach(handle: H): Promise<void>;
+}
+
+export type AnyMechanism = Mechanism<any>;

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+// Integration tests attach real probes to the one kernel this machine has: files run one at a time.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
