@@ -56,8 +56,8 @@ export class Journal {
     this.flush();
   }
 
-  get pending(): JournalEntry[] {
-    return this.file.entries.map((e) => e.entry);
+  get pendingWithIds(): readonly { id: number; entry: JournalEntry }[] {
+    return this.file.entries;
   }
 
   /** Removes the journal file: only when nothing is pending. */

@@ -1,0 +1,219 @@
+import { spawn } from 'node:child_process';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { hookTargetFor, type HookTarget, type SyscallName } from './hookpoints.js';
+import { processStartTime, JOURNAL_DIR, type Journal, type JournalEntry } from './journal.js';
+import { undoJournaled } from './undo.js';
+import type { AttachContext, Mechanism, ProbeCount, Support } from './types.js';
+
+export const AUDIT_KEY = 'hookbench';
+const PRIVATE_LOG_DIR = '/var/log/hookbench';
+const DEBIAN_AUDITD_CONF = '/etc/audit/auditd.conf';
+
+interface AuditStatus {
+  enabled: number;
+  pid: number;
+  lost: number;
+  backlog: number;
+}
+
+export async function auditStatus(): Promise<AuditStatus> {
+  const r = await execa('auditctl', ['-s'], { reject: false });
+  if (r.exitCode !== 0) throw new Error(`auditctl -s: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+  const field = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(r.stdout)?.[1] ?? NaN);
+  return { enabled: field('enabled'), pid: field('pid'), lost: field('lost'), backlog: field('backlog') };
+}
+
+/** Rule arguments without the action flag: `auditctl -a` adds them, `auditctl -d` removes exactly them. */
+export function auditRuleArgs(syscall: SyscallName): string[] {
+  return ['always,exit', '-F', 'arch=b64', '-S', syscall, '-k', AUDIT_KEY];
+}
+
+type Journaled = { id: number; entry: JournalEntry };
+
+interface AuditHandle {
+  journal: Journal;
+  /** Undone newest first at detach. */
+  undo: Journaled[];
+  log: { path: string; fd: number; ino: number; offset: number };
+  /** Config and log of the auditd hookbench started, removed at detach; null when the user's runs. */
+  privateFiles: string[];
+  lostAtAttach: number;
+}
+
+function journalAdd(h: { journal: Journal; undo: Journaled[] }, entry: JournalEntry): void {
+  h.undo.push({ id: h.journal.add(entry), entry });
+}
+
+async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  for (const start = Date.now(); Date.now() - start < timeoutMs; ) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/**
+ * Debian's own auditd.conf with only the log moved to a private file that never rotates, so counting
+ * records is exact; everything that sets the cost (flush mode, format, queue) stays Debian's default.
+ */
+function privateAuditdConfig(tag: string): { dir: string; log: string } {
+  const dir = join(JOURNAL_DIR, `auditd-${tag}`);
+  const log = join(PRIVATE_LOG_DIR, `${tag}.log`);
+  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  mkdirSync(PRIVATE_LOG_DIR, { recursive: true, mode: 0o750 });
+  const conf = readFileSync(DEBIAN_AUDITD_CONF, 'utf8')
+    .replace(/^log_file\s*=.*$/m, `log_file = ${log}`)
+    .replace(/^max_log_file_action\s*=.*$/m, 'max_log_file_action = IGNORE');
+  writeFileSync(join(dir, 'auditd.conf'), conf, { mode: 0o640 });
+  return { dir, log };
+}
+
+/** Starts hookbench's own auditd when none runs; returns the log auditd writes and the files to remove. */
+async function ensureAuditd(h: { journal: Journal; undo: Journaled[] }, tag: string): Promise<{ log: string; privateFiles: string[] }> {
+  const status = await auditStatus();
+  if (status.pid !== 0) return { log: runningAuditdLog(status.pid), privateFiles: [] };
+  const { dir, log } = privateAuditdConfig(tag);
+  const child = spawn('auditd', ['-n', '-s', 'nochange', '-c', dir], { stdio: 'ignore', detached: true });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('cannot start auditd');
+  child.unref();
+  journalAdd(h, { kind: 'process', pid, startTime: processStartTime(pid) ?? '', comm: 'auditd' });
+  await waitFor(async () => (await auditStatus()).pid === pid, 5000, 'auditd to register with the kernel');
+  return { log, privateFiles: [dir, log] };
+}
+
+/** The log of an auditd the user runs: its -c directory's auditd.conf, else Debian's. */
+function runningAuditdLog(pid: number): string {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const c = argv.indexOf('-c');
+  const conf = c >= 0 && argv[c + 1] ? join(argv[c + 1]!, 'auditd.conf') : DEBIAN_AUDITD_CONF;
+  const m = /^log_file\s*=\s*(\S+)/m.exec(readFileSync(conf, 'utf8'));
+  return m?.[1] ?? '/var/log/audit/audit.log';
+}
+
+function openLogAtEnd(path: string): AuditHandle['log'] {
+  const fd = openSync(path, 'r');
+  const st = fstatSync(fd);
+  return { path, fd, ino: st.ino, offset: st.size };
+}
+
+function countKeyedRecords(text: string): number {
+  let n = 0;
+  for (const line of text.split('\n')) if (line.startsWith('type=SYSCALL') && line.includes(`key="${AUDIT_KEY}"`)) n++;
+  return n;
+}
+
+/** Reads from `offset` to the end of an open file descriptor. */
+function readFrom(fd: number, offset: number): string {
+  const size = fstatSync(fd).size;
+  if (size <= offset) return '';
+  const buf = Buffer.alloc(size - offset);
+  readSync(fd, buf, 0, buf.length, offset);
+  return buf.toString('utf8');
+}
+
+/**
+ * Records written since attach. auditd writes asynchronously, so wait until the kernel backlog is
+ * empty and the count has stopped growing. If the user's auditd rotated its log meanwhile, our fd
+ * still reads the old file and the new one is read from its start.
+ */
+async function countRecords(h: AuditHandle): Promise<number> {
+  let last = -1;
+  let stable = 0;
+  for (const start = Date.now(); Date.now() - start < 10_000; ) {
+    let n = countKeyedRecords(readFrom(h.log.fd, h.log.offset));
+    const st = statSync(h.log.path, { throwIfNoEntry: false });
+    if (st && st.ino !== h.log.ino) n += countKeyedRecords(readFileSync(h.log.path, 'utf8'));
+    const { backlog } = await auditStatus();
+    stable = n === last && backlog === 0 ? stable + 1 : 0;
+    if (stable >= 3) return n;
+    last = n;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return last;
+}
+
+type RuleChoice = 'target' | 'other' | 'none';
+
+function ruleSyscall(choice: RuleChoice, t: HookTarget): SyscallName | null {
+  if (choice === 'none') return null;
+  return choice === 'target' ? t.syscall : 'sethostname';
+}
+
+async function attachAudit(choice: RuleChoice, t: HookTarget, ctx: AttachContext): Promise<AuditHandle> {
+  const before = await auditStatus();
+  if (before.enabled === 2) throw new Error('audit configuration is locked (enabled 2): rules cannot be changed until reboot');
+  const partial = { journal: ctx.journal, undo: [] as Journaled[] };
+  let privateFiles: string[] = [];
+  try {
+    const auditd = await ensureAuditd(partial, ctx.tag);
+    privateFiles = auditd.privateFiles;
+    journalAdd(partial, { kind: 'audit-enabled', previous: before.enabled });
+    await execa('auditctl', ['-e', '1']);
+    const syscall = ruleSyscall(choice, t);
+    if (syscall) {
+      const args = auditRuleArgs(syscall);
+      journalAdd(partial, { kind: 'audit-rule', args });
+      await execa('auditctl', ['-a', ...args]);
+    }
+    return { ...partial, log: openLogAtEnd(auditd.log), privateFiles, lostAtAttach: (await auditStatus()).lost };
+  } catch (err) {
+    await undoNewestFirst(partial.journal, partial.undo);
+    removeFiles(privateFiles);
+    throw err;
+  }
+}
+
+async function undoNewestFirst(journal: Journal, undo: Journaled[]): Promise<void> {
+  for (const { id, entry } of [...undo].reverse()) await undoJournaled(journal, id, entry);
+}
+
+async function countAudit(h: AuditHandle): Promise<ProbeCount> {
+  const records = await countRecords(h);
+  // A lost record is a hook that fired and paid its cost; only the log write was dropped.
+  const lost = (await auditStatus()).lost - h.lostAtAttach;
+  return { events: records + Math.max(0, lost) };
+}
+
+async function detachAudit(h: AuditHandle): Promise<void> {
+  closeSync(h.log.fd);
+  await undoNewestFirst(h.journal, h.undo);
+  removeFiles(h.privateFiles);
+}
+
+function removeFiles(paths: string[]): void {
+  for (const p of paths) rmSync(p, { recursive: true, force: true });
+}
+
+async function detectAudit(choice: RuleChoice, ctx: AttachContext): Promise<Support> {
+  try {
+    const h = await attachAudit(choice, hookTargetFor('mprotect'), ctx);
+    await detachAudit(h);
+    return { supported: true, reason: 'auditctl rule added and removed; auditd running' };
+  } catch (err) {
+    return { supported: false, reason: (err as Error).message.split('\n')[0]! };
+  }
+}
+
+function auditMechanism(name: string, choice: RuleChoice, summary: string): Mechanism<AuditHandle> {
+  return {
+    name,
+    family: 'audit',
+    summary,
+    hookPoint: (t) => {
+      const syscall = ruleSyscall(choice, t);
+      return syscall ? `auditctl -a ${auditRuleArgs(syscall).join(' ')}` : 'audit enabled, auditd running, no rules';
+    },
+    expectedPerOp: (t) => (choice === 'target' ? t.expectedPerOp : 0),
+    detect: (ctx) => detectAudit(choice, ctx),
+    attach: (t, ctx) => attachAudit(choice, t, ctx),
+    count: countAudit,
+    detach: detachAudit,
+  };
+}
+
+export const audit = auditMechanism('audit', 'target', 'audit syscall rule on the hooked syscall, auditd writing the log');
+export const auditIdle = auditMechanism('audit-idle', 'none', 'audit enabled with auditd running and no rules');
+export const auditOther = auditMechanism('audit-other', 'other', 'one audit rule on a syscall the workload never makes');

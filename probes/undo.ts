@@ -1,0 +1,88 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { processStartTime, type Journal, type JournalEntry } from './journal.js';
+import { removeInstance, TRACEFS } from './tracefs.js';
+
+/**
+ * Undoes one journaled kernel object. Idempotent: an object that is already gone is not an error,
+ * because after a SIGKILL the journal may name an object whose creation never happened.
+ */
+export async function undoEntry(entry: JournalEntry): Promise<void> {
+  switch (entry.kind) {
+    case 'tracefs-instance':
+      removeInstance(entry.path);
+      return;
+    case 'dynamic-event':
+      removeDynamicEvent(entry.file, entry.group, entry.event);
+      return;
+    case 'audit-rule':
+      await auditctl(['-d', ...entry.args], /no rule matches|doesn't exist/i);
+      return;
+    case 'audit-enabled':
+      await auditctl(['-e', String(entry.previous)]);
+      return;
+    case 'process':
+      await stopProcess(entry.pid, entry.startTime);
+      return;
+    case 'sysctl':
+      writeFileSync(entry.path, entry.previous);
+      return;
+  }
+}
+
+function removeDynamicEvent(file: string, group: string, event: string): void {
+  const path = join(TRACEFS, file);
+  if (!existsSync(path)) return;
+  try {
+    writeFileSync(path, `-:${group}/${event}\n`, { flag: 'a' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+async function auditctl(args: string[], alreadyGone?: RegExp): Promise<void> {
+  const r = await execa('auditctl', args, { reject: false });
+  if (r.exitCode !== 0 && !(alreadyGone && alreadyGone.test(r.stderr))) {
+    throw new Error(`auditctl ${args.join(' ')}: ${r.stderr.trim()}`);
+  }
+}
+
+/** Stops a process hookbench started, only if the pid still names that same process. */
+export async function stopProcess(pid: number, startTime: string): Promise<void> {
+  if (processStartTime(pid) !== startTime) return;
+  process.kill(pid, 'SIGTERM');
+  for (let waited = 0; waited < 5000; waited += 20) {
+    if (processStartTime(pid) !== startTime || isZombie(pid)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  process.kill(pid, 'SIGKILL');
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+/** Undoes a journal entry and removes it from the journal. */
+export async function undoJournaled(journal: Journal, id: number, entry: JournalEntry): Promise<void> {
+  await undoEntry(entry);
+  journal.settle(id);
+}
+
+/** Undoes everything still pending in a journal, newest first; returns the errors it met. */
+export async function undoAll(journal: Journal): Promise<string[]> {
+  const errors: string[] = [];
+  for (const { id, entry } of [...journal.pendingWithIds].reverse()) {
+    try {
+      await undoJournaled(journal, id, entry);
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+  }
+  return errors;
+}
