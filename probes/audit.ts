@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { hookTargetFor, type HookTarget, type SyscallName } from './hookpoints.js';
 import { processStartTime, JOURNAL_DIR, type Journal, type JournalEntry } from './journal.js';
 import { undoJournaled } from './undo.js';
-import type { AttachContext, Mechanism, ProbeCount, Support } from './types.js';
+import type { AttachContext, Mechanism, ProbeCount, Support, WorkloadProcess } from './types.js';
 
 export const AUDIT_KEY = 'hookbench';
 const PRIVATE_LOG_DIR = '/var/log/hookbench';
@@ -99,9 +99,13 @@ function openLogAtEnd(path: string): AuditHandle['log'] {
   return { path, fd, ino: st.ino, offset: st.size };
 }
 
-function countKeyedRecords(text: string): number {
+/** Keyed SYSCALL records made by the workload or its direct children (the execve workload's forks). */
+function countKeyedRecords(text: string, pid: number): number {
+  const own = new RegExp(` (pid|ppid)=${pid} `);
   let n = 0;
-  for (const line of text.split('\n')) if (line.startsWith('type=SYSCALL') && line.includes(`key="${AUDIT_KEY}"`)) n++;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('type=SYSCALL') && line.includes(`key="${AUDIT_KEY}"`) && own.test(line)) n++;
+  }
   return n;
 }
 
@@ -115,20 +119,20 @@ function readFrom(fd: number, offset: number): string {
 }
 
 /**
- * Records written since attach. auditd writes asynchronously, so wait until the kernel backlog is
- * empty and the count has stopped growing. If the user's auditd rotated its log meanwhile, our fd
- * still reads the old file and the new one is read from its start.
+ * The workload's records written since attach. The workload has exited, but auditd writes
+ * asynchronously: wait until the count has stopped growing. (Polling `auditctl -s` here would add
+ * records of its own.) If the user's auditd rotated its log meanwhile, our fd still reads the old file
+ * and the new one is read from its start.
  */
-async function countRecords(h: AuditHandle): Promise<number> {
+async function countRecords(h: AuditHandle, pid: number): Promise<number> {
   let last = -1;
   let stable = 0;
   for (const start = Date.now(); Date.now() - start < 10_000; ) {
-    let n = countKeyedRecords(readFrom(h.log.fd, h.log.offset));
+    let n = countKeyedRecords(readFrom(h.log.fd, h.log.offset), pid);
     const st = statSync(h.log.path, { throwIfNoEntry: false });
-    if (st && st.ino !== h.log.ino) n += countKeyedRecords(readFileSync(h.log.path, 'utf8'));
-    const { backlog } = await auditStatus();
-    stable = n === last && backlog === 0 ? stable + 1 : 0;
-    if (stable >= 3) return n;
+    if (st && st.ino !== h.log.ino) n += countKeyedRecords(readFileSync(h.log.path, 'utf8'), pid);
+    stable = n === last ? stable + 1 : 0;
+    if (stable >= 5) return n;
     last = n;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -170,11 +174,13 @@ async function undoNewestFirst(journal: Journal, undo: Journaled[]): Promise<voi
   for (const { id, entry } of [...undo].reverse()) await undoJournaled(journal, id, entry);
 }
 
-async function countAudit(h: AuditHandle): Promise<ProbeCount> {
-  const records = await countRecords(h);
-  // A lost record is a hook that fired and paid its cost; only the log write was dropped.
+async function countAudit(h: AuditHandle, workload: WorkloadProcess): Promise<ProbeCount> {
+  const events = await countRecords(h, workload.pid);
+  // Records the kernel dropped (backlog full) are hooks that fired but never reached the log: the
+  // cell then counts fewer events than ops and is INVALID, with this as the reason.
   const lost = (await auditStatus()).lost - h.lostAtAttach;
-  return { events: records + Math.max(0, lost) };
+  if (lost > 0) return { events, note: `kernel audit lost ${lost} records during the run (backlog limit)` };
+  return { events };
 }
 
 async function detachAudit(h: AuditHandle): Promise<void> {

@@ -8,7 +8,7 @@ const enableFile = (t: HookTarget) => `events/syscalls/sys_enter_${t.syscall}/en
 export const tracepoint: Mechanism<InstanceHandle> = {
   name: 'tracepoint',
   family: 'tracefs',
-  summary: 'syscall tracepoint sys_enter_<syscall> via tracefs, events into a private ring buffer',
+  summary: 'syscall tracepoint sys_enter_<syscall> via tracefs, events into a private ring buffer (counts every process)',
   hookPoint: (t) => `syscalls:sys_enter_${t.syscall}`,
   expectedPerOp: (t) => t.expectedPerOp,
   detect: (ctx) => tryInstance(ctx.journal, ctx.tag, [[enableFile(hookTargetFor('mprotect')), '1']]),

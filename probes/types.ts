@@ -13,11 +13,17 @@ export interface AttachContext {
   tag: string;
 }
 
+export interface WorkloadProcess {
+  pid: number;
+}
+
 /** What one probed run saw, read before detach. */
 export interface ProbeCount {
   events: number;
   /** BPF mechanisms: in-program ns per event from bpf_stats (run_time_ns / run_cnt), else null. */
   inProgramNs?: number | null;
+  /** Something the reader must know about this count (e.g. records the kernel dropped). */
+  note?: string;
 }
 
 /**
@@ -36,7 +42,12 @@ export interface Mechanism<H = unknown> {
   /** Really tries the mechanism (attach + detach on the mprotect target) and says why it failed. */
   detect(ctx: AttachContext): Promise<Support>;
   attach(target: HookTarget, ctx: AttachContext): Promise<H>;
-  count(handle: H): Promise<ProbeCount>;
+  /**
+   * Events since attach. Mechanisms that can attribute events to a process count only the workload's
+   * (its pid and its direct children: the execve workload's forks), so the harness's own syscalls never
+   * inflate the figure; ring-buffer mechanisms count everything and say so in their summary.
+   */
+  count(handle: H, workload: WorkloadProcess): Promise<ProbeCount>;
   detach(handle: H): Promise<void>;
 }
 
