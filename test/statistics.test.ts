@@ -1,0 +1,286 @@
+import { describe, expect, it } from 'vitest';
+import { CellStatsSchema, type Round, type RunSample } from '../bench/results.js';
+import {
+  addedNsPerRound,
+  bootstrapCi,
+  cellStats,
+  decideVerdict,
+  exitCodeFor,
+  invalidReason,
+  mean,
+  median,
+  outlierIndices,
+  overheadPerRound,
+  seededRandom,
+  shouldStop,
+  type CellMeasures,
+  type CellOptions,
+} from '../bench/statistics.js';
+
+const OPS = 1000;
+
+function run(arm: RunSample['arm'], startedAt: number, nsPerOp: number, extra: Partial<RunSample> = {}): RunSample {
+  return { arm, startedAt, ops: OPS, ns: nsPerOp * OPS, nsPerOp, perf: {}, ...extra };
+}
+
+/** A round whose runs start at `t` and `t + 1` in the given order. */
+function round(index: number, t: number, order: Round['order'], baselineNs: number, probedNs: number, probedExtra: Partial<RunSample> = {}): Round {
+  const startOf = (arm: RunSample['arm']) => t + order.indexOf(arm);
+  return {
+    index,
+    order,
+    baseline: run('baseline', startOf('baseline'), baselineNs),
+    probed: run('probed', startOf('probed'), probedNs, { events: OPS, ...probedExtra }),
+  };
+}
+
+/** Box-Muller normal deviates from the seeded generator. */
+function normalSampler(seed: number, mu: number, sigma: number): () => number {
+  const random = seededRandom(seed);
+  return () => mu + sigma * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+const OPTIONS: CellOptions = {
+  expectedPerOp: 1,
+  budget: 5,
+  precision: 1,
+  confidence: 0.95,
+  resamples: 2000,
+  seed: 42,
+  minRounds: 5,
+  maxRounds: 200,
+  maxTimeS: 600,
+};
+
+/** Hand-made measures: only the fields verdict and stopping read matter. */
+function measures(overhead: { value: number; ciLow: number; ciHigh: number }, eventsPerOpMedian = 1, rounds = 10): CellMeasures {
+  const estimate = { value: 0, ciLow: 0, ciHigh: 0 };
+  const ciHalfWidth = (overhead.ciHigh - overhead.ciLow) / 2;
+  return {
+    rounds,
+    overheadPerRound: [],
+    overheadMedian: overhead,
+    overheadMean: estimate,
+    addedNsPerOp: estimate,
+    nsPerEvent: estimate,
+    eventsPerOp: { median: eventsPerOpMedian, min: eventsPerOpMedian, max: eventsPerOpMedian },
+    baselineNsPerOp: { median: 100, cv: 0 },
+    probedNsPerOp: { median: 100, cv: 0 },
+    outlierRounds: [],
+    perfDeltaPerOp: {},
+    inProgramNs: null,
+    ciHalfWidth,
+    precisionReached: ciHalfWidth <= OPTIONS.precision,
+  };
+}
+
+describe('seeded bootstrap', () => {
+  const sample = Array.from({ length: 30 }, normalSampler(1, 10, 2));
+
+  it('reports the statistic of the full sample as the value', () => {
+    expect(bootstrapCi(sample, median, { seed: 7, resamples: 500 }).value).toBe(median(sample));
+    expect(bootstrapCi(sample, mean, { seed: 7, resamples: 500 }).value).toBeCloseTo(mean(sample), 12);
+  });
+
+  it('gives the same interval for the same seed and a different one for another seed', () => {
+    const a = bootstrapCi(sample, mean, { seed: 7 });
+    const b = bootstrapCi(sample, mean, { seed: 7 });
+    const c = bootstrapCi(sample, mean, { seed: 8 });
+    expect(b).toEqual(a);
+    expect(c.ciLow).not.toBe(a.ciLow);
+    expect(a.ciLow).toBeLessThan(a.value);
+    expect(a.ciHigh).toBeGreaterThan(a.value);
+  });
+
+  function coverage(confidence: number): number {
+    const draw = normalSampler(2024, 10, 2);
+    const trials = 500;
+    let covered = 0;
+    for (let t = 0; t < trials; t++) {
+      const data = Array.from({ length: 41 }, draw);
+      const ci = bootstrapCi(data, median, { seed: t, resamples: 1000, confidence });
+      if (ci.ciLow <= 10 && 10 <= ci.ciHigh) covered++;
+    }
+    return covered / trials;
+  }
+
+  it('covers the true median of normal data about 95 % of the time', () => {
+    const rate = coverage(0.95);
+    expect(rate).toBeGreaterThanOrEqual(0.9);
+    expect(rate).toBeLessThanOrEqual(0.99);
+  });
+
+  it('covers it far less often at 50 % confidence (the coverage check can tell)', () => {
+    const rate = coverage(0.5);
+    expect(rate).toBeGreaterThan(0.35);
+    expect(rate).toBeLessThan(0.65);
+  });
+});
+
+describe('neighbouring-baseline overhead', () => {
+  it('brackets each probed run with the baselines just before and after it in time', () => {
+    // Timeline: b0 p0 | p1 b1 | b2 p2
+    const rounds = [
+      round(0, 0, ['baseline', 'probed'], 100, 120),
+      round(1, 2, ['probed', 'baseline'], 110, 130),
+      round(2, 4, ['baseline', 'probed'], 90, 99),
+    ];
+    const overhead = overheadPerRound(rounds);
+    expect(overhead[0]).toBeCloseTo((120 / 105 - 1) * 100, 10);
+    expect(overhead[1]).toBeCloseTo((130 / 105 - 1) * 100, 10);
+    expect(overhead[2]).toBeCloseTo(10, 10); // last probed run: only the baseline before it
+    expect(addedNsPerRound(rounds)).toEqual([15, 25, 9]);
+  });
+
+  it('uses only the following baseline when the first run of all is probed, whatever the array order', () => {
+    // Timeline: p0 b0 | p1 b1 ; given out of order
+    const rounds = [round(1, 2, ['probed', 'baseline'], 200, 230), round(0, 0, ['probed', 'baseline'], 100, 150)];
+    expect(overheadPerRound(rounds)).toEqual([50, (230 / 150 - 1) * 100]);
+    expect(addedNsPerRound(rounds)).toEqual([50, 80]);
+  });
+});
+
+describe('outliers', () => {
+  it('finds one planted outlier and keeps the rest', () => {
+    expect(outlierIndices([10, 11, 9, 10.5, 9.5, 10.2, 50, 9.8])).toEqual([6]);
+  });
+
+  it('copes with a zero MAD', () => {
+    expect(outlierIndices([5, 5, 5, 5, 5, 5, 100])).toEqual([6]);
+    expect(outlierIndices([5, 5, 5, 5])).toEqual([]);
+  });
+});
+
+describe('cellStats', () => {
+  /** 30 rounds, baseline ~N(2000, 60) ns with a slow drift, probed = baseline * 1.2, alternating order. */
+  function simulatedRounds(count: number, eventsPerOp = 1): Round[] {
+    const noise = normalSampler(99, 0, 60);
+    return Array.from({ length: count }, (_, i) => {
+      const drift = 1 + i * 0.005;
+      const order: Round['order'] = i % 2 === 0 ? ['baseline', 'probed'] : ['probed', 'baseline'];
+      return round(i, i * 10, order, 2000 * drift + noise(), 2400 * drift + noise(), {
+        events: Math.round(eventsPerOp * OPS),
+        inProgramNs: 40 + i,
+        perf: { 'page-faults': 2 * OPS, cycles: null },
+      });
+    }).map((r) => ({ ...r, baseline: { ...r.baseline, perf: { 'page-faults': OPS, cycles: null } } }));
+  }
+
+  it('estimates a known 20 % overhead and the per-event cost', () => {
+    const stats = cellStats(simulatedRounds(30), OPTIONS);
+    expect(CellStatsSchema.omit({ stopReason: true }).parse(stats)).toEqual(stats);
+    expect(stats.rounds).toBe(30);
+    expect(stats.overheadPerRound).toHaveLength(30);
+    expect(stats.overheadMedian.ciLow).toBeLessThan(20);
+    expect(stats.overheadMedian.ciHigh).toBeGreaterThan(20);
+    expect(stats.overheadMedian.ciLow).toBeGreaterThan(15);
+    expect(stats.ciHalfWidth).toBeCloseTo((stats.overheadMedian.ciHigh - stats.overheadMedian.ciLow) / 2, 12);
+    expect(stats.addedNsPerOp.value).toBeGreaterThan(300);
+    expect(stats.addedNsPerOp.value).toBeLessThan(550);
+    expect(stats.nsPerEvent?.value).toBeCloseTo(stats.addedNsPerOp.value, 10); // 1 event per op
+    expect(stats.eventsPerOp).toEqual({ median: 1, min: 1, max: 1 });
+    expect(stats.baselineNsPerOp.cv).toBeGreaterThan(0);
+    expect(stats.perfDeltaPerOp).toEqual({ 'page-faults': 1, cycles: null });
+    expect(stats.inProgramNs).toBe(median(Array.from({ length: 30 }, (_, i) => 40 + i)));
+    expect(decideVerdict(stats, OPTIONS).verdict).toBe('FAIL');
+  });
+
+  it('halves ns per event when the probe fires twice per op, and drops it for collateral cells', () => {
+    const twice = cellStats(simulatedRounds(10, 2), { ...OPTIONS, expectedPerOp: 2 });
+    expect(twice.nsPerEvent?.value).toBeCloseTo(twice.addedNsPerOp.value / 2, 10);
+    expect(cellStats(simulatedRounds(10, 0), { ...OPTIONS, expectedPerOp: 0 }).nsPerEvent).toBeNull();
+  });
+
+  it('flags an outlier round by its round index', () => {
+    const rounds = simulatedRounds(20);
+    rounds[7] = { ...rounds[7], probed: { ...rounds[7].probed, nsPerOp: 20_000 } };
+    expect(cellStats(rounds, OPTIONS).outlierRounds).toEqual([7]);
+  });
+
+  it('is reproducible from the seed', () => {
+    const rounds = simulatedRounds(15);
+    expect(cellStats(rounds, OPTIONS)).toEqual(cellStats(rounds, OPTIONS));
+  });
+});
+
+describe('verdict', () => {
+  const at = (ciLow: number, ciHigh: number) => decideVerdict(measures({ value: (ciLow + ciHigh) / 2, ciLow, ciHigh }), OPTIONS);
+
+  it('passes only when the upper bound is below the budget', () => {
+    expect(at(1, 4.999).verdict).toBe('PASS');
+    expect(at(1, 4.999).reason).toBeNull();
+    expect(at(1, 5).verdict).toBe('INCONCLUSIVE');
+    expect(at(1, 5.001).verdict).toBe('INCONCLUSIVE');
+    expect(at(1, 5.001).reason).toMatch(/contains the 5 % budget/);
+  });
+
+  it('fails only when the lower bound is above the budget', () => {
+    expect(at(5.001, 9).verdict).toBe('FAIL');
+    expect(at(5, 9).verdict).toBe('INCONCLUSIVE');
+  });
+
+  it('is INCONCLUSIVE before minRounds', () => {
+    expect(decideVerdict(measures({ value: 50, ciLow: 49, ciHigh: 51 }, 1, 3), OPTIONS).verdict).toBe('INCONCLUSIVE');
+  });
+
+  /** Five identical rounds whose probe counted `events` per 1000 ops. */
+  function countedRounds(events: number): Round[] {
+    return Array.from({ length: 5 }, (_, i) => round(i, i * 2, ['baseline', 'probed'], 100, 200, { events }));
+  }
+  const verdictFor = (events: number, expectedPerOp: number) =>
+    decideVerdict(cellStats(countedRounds(events), { ...OPTIONS, expectedPerOp }), { ...OPTIONS, expectedPerOp });
+
+  it('is INVALID below 0.99 of the expected events per op', () => {
+    expect(verdictFor(989, 1)).toEqual({ verdict: 'INVALID', reason: 'probe counted 0.989 events/op, expected 1' });
+    expect(verdictFor(990, 1).verdict).toBe('FAIL');
+    expect(verdictFor(0, 1).reason).toBe('probe counted 0.000 events/op, expected 1');
+  });
+
+  it('is INVALID above 0.01 events per op where none are expected', () => {
+    expect(verdictFor(11, 0).verdict).toBe('INVALID');
+    expect(verdictFor(11, 0).reason).toMatch(/^probe counted 0\.011 events\/op, expected 0/);
+    expect(verdictFor(10, 0).verdict).toBe('FAIL');
+    expect(invalidReason(0, 0)).toBeNull();
+  });
+});
+
+describe('stopping rule', () => {
+  const stop = (m: CellMeasures, roundsDone: number, elapsedS = 10) => shouldStop(m, roundsDone, elapsedS, OPTIONS);
+
+  it('never stops on precision, a decision or invalidity before minRounds', () => {
+    expect(stop(measures({ value: 1, ciLow: 1, ciHigh: 1 }), 4)).toBeNull();
+    expect(stop(measures({ value: 1, ciLow: 1, ciHigh: 1 }, 0), 4)).toBeNull();
+  });
+
+  it('stops an invalid cell at minRounds', () => {
+    expect(stop(measures({ value: 1, ciLow: -50, ciHigh: 50 }, 0), 5)).toBe('invalid');
+  });
+
+  it('stops at the precision target', () => {
+    expect(stop(measures({ value: 4, ciLow: 3.1, ciHigh: 5 }), 5)).toBe('precision');
+    expect(stop(measures({ value: 4, ciLow: 3, ciHigh: 5.2 }), 5)).toBeNull();
+  });
+
+  it('stops a clear FAIL once the half-width is within 10 % of the median', () => {
+    expect(stop(measures({ value: 1000, ciLow: 900, ciHigh: 1100 }), 5)).toBe('decided');
+    expect(stop(measures({ value: 1000, ciLow: 850, ciHigh: 1150 }), 5)).toBeNull();
+    // INCONCLUSIVE never stops early, however tight relative to its median
+    expect(stop(measures({ value: 40, ciLow: 3, ciHigh: 6 }), 5)).toBeNull();
+  });
+
+  it('honours max-rounds and max-time', () => {
+    const wide = measures({ value: 5, ciLow: 0, ciHigh: 10 });
+    expect(stop(wide, 200)).toBe('max-rounds');
+    expect(stop(wide, 50, 600)).toBe('max-time');
+    expect(stop(wide, 2, 600)).toBe('max-time');
+  });
+});
+
+describe('exit code', () => {
+  it('is 0 when every cell passes', () => expect(exitCodeFor(['PASS', 'PASS'])).toBe(0));
+  it('is 1 when any cell fails', () => expect(exitCodeFor(['PASS', 'INCONCLUSIVE', 'FAIL', 'ERROR'])).toBe(1));
+  it('is 3 when none failed but some did not pass', () => {
+    for (const other of ['INCONCLUSIVE', 'INVALID', 'UNSUPPORTED', 'ERROR'] as const) expect(exitCodeFor(['PASS', other])).toBe(3);
+    expect(exitCodeFor([])).toBe(3);
+  });
+});
