@@ -8,7 +8,7 @@ import { undoJournaled } from './undo.js';
 import type { AttachContext, Mechanism, ProbeCount, Support, WorkloadProcess } from './types.js';
 
 export const AUDIT_KEY = 'hookbench';
-const PRIVATE_LOG_DIR = '/var/log/hookbench';
+export const PRIVATE_LOG_DIR = '/var/log/hookbench';
 const DEBIAN_AUDITD_CONF = '/etc/audit/auditd.conf';
 
 interface AuditStatus {

@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { cleanup, deadJournals } from '../probes/cleanup.js';
+import { HOOK_TARGETS } from '../probes/hookpoints.js';
+import { MECHANISMS } from '../probes/registry.js';
+import { formatWorkloadList } from '../workloads/registry.js';
+import { doctor, formatDoctor } from './doctor.js';
+import { InterruptedError, UsageError } from './errors.js';
+import { assertRoot, assertTools, parseNumber, parseRunOptions, type RawRunOptions } from './options.js';
+import { cellLine, progressPrinter } from './progress.js';
+import type { Results } from './results.js';
+import { runMatrix } from './runner.js';
+import { exitCodeFor } from './statistics.js';
+import { defaultResultsDir, ResultsStore } from './store.js';
+
+/** Errors of other layers that are the user's to fix (bad results file, bad kernel spec): exit 2. */
+const usageErrorNames = new Set(['UsageError', 'VmUsageError', 'ResultsInputError']);
+
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option('--mechanisms <list>', 'comma-separated mechanisms (see `hookbench list`)', 'tracepoint,audit')
+    .option('--workloads <list>', 'comma-separated workloads', 'mprotect,null')
+    .option('--budget <pct>', 'overhead budget, %', '5')
+    .option('--precision <pp>', 'target 95 % CI half-width of the median overhead, percentage points', '1')
+    .option('--max-rounds <n>', 'rounds per cell at most', '200')
+    .option('--min-rounds <n>', 'rounds per cell at least', '5')
+    .option('--max-time <s>', 'seconds per cell at most', '60')
+    .option('--run-ms <ms>', 'target duration of one workload run', '200')
+    .option('--seed <n>', 'seed for round order and bootstrap', '1');
+}
+
+/** Ctrl-C and SIGTERM abort the run, which detaches everything; a second signal is not ignored either. */
+function abortOnSignals(): AbortController {
+  const controller = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      if (controller.signal.aborted) process.stderr.write(`hookbench: ${signal} again, still detaching...\n`);
+      controller.abort(signal);
+    });
+  }
+  return controller;
+}
+
+async function refuseAfterDeadRun(): Promise<void> {
+  const dead = deadJournals();
+  if (dead.length > 0) {
+    throw new UsageError(`a killed hookbench run (pid ${dead.map((j) => j.pid).join(', ')}) left kernel state behind: run 'hookbench cleanup' first`);
+  }
+}
+
+async function runCommand(raw: RawRunOptions & { out?: string; resume?: string; json?: boolean }): Promise<number> {
+  await assertRoot();
+  const options = parseRunOptions(raw);
+  if (raw.resume && raw.out) throw new UsageError('--resume and --out are exclusive: a resumed run writes where it started');
+  const outDir = raw.resume ?? raw.out ?? defaultResultsDir();
+  const mechanisms = raw.resume ? new ResultsStore(outDir).readHeader().options.mechanisms : options.mechanisms;
+  await assertTools(mechanisms);
+  await refuseAfterDeadRun();
+  const controller = abortOnSignals();
+  const results = await runMatrix(options, { outDir, resume: Boolean(raw.resume), onProgress: progressPrinter(), signal: controller.signal });
+  await publish(results, outDir, Boolean(raw.json));
+  return exitCodeFor(results.cells.map((c) => c.verdict));
+}
+
+async function publish(results: Results, outDir: string, json: boolean): Promise<void> {
+  if (json) process.stdout.write(`${JSON.stringify(results)}\n`);
+  else process.stdout.write(`\n${results.cells.map(cellLine).join('\n')}\n\nresults: ${outDir}\n`);
+}
+
+function listText(): string {
+  const mech = MECHANISMS.map((m) => `  ${m.name.padEnd(20)} ${m.family.padEnd(8)} ${m.summary}`);
+  const points = Object.values(HOOK_TARGETS).flatMap((t) =>
+    MECHANISMS.map((m) => `  ${m.name.padEnd(20)} ${t.workload.padEnd(9)} ${String(m.expectedPerOp(t)).padStart(2)}/op  ${m.hookPoint(t)}`),
+  );
+  return ['mechanisms:', ...mech, '', 'workloads:', formatWorkloadList().replace(/^/gm, '  '), '', 'hook points (mechanism, workload, expected events per op, hook):', ...points].join('\n');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('hookbench')
+    .description('What does this kernel hook mechanism cost my syscall-heavy workload, and is it within budget?')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  addRunOptions(program.command('run').description('measure every mechanism x workload cell against the budget'))
+    .option('--out <dir>', 'results directory (default results/<timestamp>-<host>)')
+    .option('--resume <dir>', 'continue a killed run in its results directory')
+    .option('--json', 'print the results document on stdout')
+    .action(async (o) => setExit(await runCommand(o)));
+  program
+    .command('doctor')
+    .description('which mechanisms this kernel supports (tried for real), and how noisy this machine is')
+    .option('--json', 'machine-readable')
+    .option('--no-noise', 'skip the noise check')
+    .option('--run-ms <ms>', 'duration of one noise-check run', '200')
+    .action(async (o: { json?: boolean; noise: boolean; runMs: string }) => {
+      await assertRoot();
+      const report = await doctor({ runMs: parseNumber('run-ms', o.runMs, { min: 1, max: 60_000 }), noise: o.noise });
+      process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : formatDoctor(report)}\n`);
+    });
+  program
+    .command('list')
+    .description('mechanisms, workloads and the hook point of each cell')
+    .action(() => {
+      process.stdout.write(`${listText()}\n`);
+    });
+  program
+    .command('cleanup')
+    .description("undo what killed hookbench runs left in the kernel (only hookbench's own state)")
+    .action(async () => {
+      await assertRoot();
+      const report = await cleanup();
+      for (const line of report.undone) process.stdout.write(`removed ${line}\n`);
+      for (const line of report.errors) process.stderr.write(`could not remove ${line}\n`);
+      if (report.undone.length === 0 && report.errors.length === 0) process.stdout.write('nothing to clean up\n');
+      setExit(report.errors.length > 0 ? 1 : 0);
+    });
+  return program;
+}
+
+let exitCode = 0;
+const setExit = (code: number) => {
+  exitCode = code;
+};
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof InterruptedError) {
+      process.stderr.write(`hookbench: ${err.message}; everything detached\n`);
+      return err.exitCode;
+    }
+    const e = err as Error;
+    process.stderr.write(`hookbench: ${e.message.split('\n')[0]}\n`);
+    return usageErrorNames.has(e.constructor.name) || err instanceof UsageError ? 2 : 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,70 @@
+import { execa } from 'execa';
+import { MECHANISMS } from '../probes/registry.js';
+import { UsageError } from './errors.js';
+import { DEFAULT_MECHANISMS, DEFAULT_OPTIONS, DEFAULT_WORKLOADS, validateNames } from './planner.js';
+import type { RunOptions } from './results.js';
+
+/** Run options as commander hands them over: strings, still to be validated. */
+export interface RawRunOptions {
+  mechanisms?: string;
+  workloads?: string;
+  budget?: string;
+  precision?: string;
+  maxRounds?: string;
+  minRounds?: string;
+  maxTime?: string;
+  runMs?: string;
+  seed?: string;
+}
+
+/** A number as the user typed it: digits and at most one point, nothing a shell or JS would reinterpret. */
+export function parseNumber(flag: string, text: string, { integer = false, min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
+  const pattern = integer ? /^\d+$/ : /^\d+(\.\d+)?$/;
+  const value = Number(text);
+  if (!pattern.test(text) || value < min || value > max) {
+    throw new UsageError(`--${flag} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got '${text}'`);
+  }
+  return value;
+}
+
+function parseList(text: string | undefined, fallback: string[]): string[] {
+  if (text === undefined) return fallback;
+  return text.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function parseRunOptions(raw: RawRunOptions): RunOptions {
+  const d = DEFAULT_OPTIONS;
+  const num = (flag: string, text: string | undefined, fallback: number, limits: Parameters<typeof parseNumber>[2]) =>
+    text === undefined ? fallback : parseNumber(flag, text, limits);
+  const options: RunOptions = {
+    ...d,
+    mechanisms: validateNames('mechanism', parseList(raw.mechanisms, DEFAULT_MECHANISMS)),
+    workloads: validateNames('workload', parseList(raw.workloads, DEFAULT_WORKLOADS)),
+    budget: num('budget', raw.budget, d.budget, { min: 0, max: 100_000 }),
+    precision: num('precision', raw.precision, d.precision, { min: 0.01, max: 1000 }),
+    maxRounds: num('max-rounds', raw.maxRounds, d.maxRounds, { integer: true, min: 1, max: 100_000 }),
+    minRounds: num('min-rounds', raw.minRounds, d.minRounds, { integer: true, min: 2, max: 100_000 }),
+    maxTimeS: num('max-time', raw.maxTime, d.maxTimeS, { min: 1, max: 7 * 86_400 }),
+    runMs: num('run-ms', raw.runMs, d.runMs, { min: 1, max: 60_000 }),
+    seed: num('seed', raw.seed, d.seed, { integer: true, min: 0, max: 2 ** 31 - 1 }),
+  };
+  if (options.minRounds > options.maxRounds) throw new UsageError(`--min-rounds (${options.minRounds}) exceeds --max-rounds (${options.maxRounds})`);
+  return options;
+}
+
+/** Tools a mechanism family needs on PATH; the workloads always need perf and a C compiler. */
+const TOOLS_BY_FAMILY: Record<string, string[]> = { audit: ['auditctl', 'auditd'], bpf: ['bpftrace'] };
+const ALWAYS_NEEDED = ['perf', 'cc'];
+
+export async function assertRoot(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new UsageError('hookbench attaches kernel probes and must run as root');
+}
+
+export async function assertTools(mechanisms: readonly string[]): Promise<void> {
+  const families = new Set(MECHANISMS.filter((m) => mechanisms.includes(m.name)).map((m) => m.family));
+  const tools = [...ALWAYS_NEEDED, ...[...families].flatMap((f) => TOOLS_BY_FAMILY[f] ?? [])];
+  for (const tool of tools) {
+    const found = await execa('sh', ['-c', 'command -v "$1"', 'sh', tool], { reject: false });
+    if (found.exitCode !== 0) throw new UsageError(`'${tool}' is not installed (run 'make setup' as root)`);
+  }
+}

@@ -1,0 +1,44 @@
+import { HOOK_TARGETS } from '../probes/hookpoints.js';
+import { MECHANISMS } from '../probes/registry.js';
+import { WORKLOAD_NAMES } from '../workloads/registry.js';
+import { UsageError } from './errors.js';
+import type { RunOptions } from './results.js';
+
+export const DEFAULT_MECHANISMS = ['tracepoint', 'audit'];
+export const DEFAULT_WORKLOADS = ['mprotect', 'null'];
+
+export const DEFAULT_OPTIONS: Omit<RunOptions, 'mechanisms' | 'workloads'> = {
+  budget: 5,
+  precision: 1,
+  maxRounds: 200,
+  minRounds: 5,
+  maxTimeS: 60,
+  runMs: 200,
+  confidence: 0.95,
+  bootstrapResamples: 10_000,
+  seed: 1,
+};
+
+export interface PlannedCell {
+  mechanism: string;
+  workload: string;
+}
+
+/** Names are matched against the registries, never passed on: an unknown one is a usage error. */
+export function validateNames(kind: 'mechanism' | 'workload', names: readonly string[]): string[] {
+  const known = kind === 'mechanism' ? MECHANISMS.map((m) => m.name) : WORKLOAD_NAMES.filter((w) => w in HOOK_TARGETS);
+  if (names.length === 0) throw new UsageError(`no ${kind}s given`);
+  for (const name of names) {
+    if (!known.includes(name)) throw new UsageError(`unknown ${kind} '${name}' (known: ${known.join(', ')})`);
+  }
+  return [...new Set(names)];
+}
+
+/**
+ * Cells in run order: workload-major, so each workload's calibration is fresh for its cells, and the
+ * mechanisms in registry order within it.
+ */
+export function planCells(options: Pick<RunOptions, 'mechanisms' | 'workloads'>): PlannedCell[] {
+  const mechanisms = MECHANISMS.map((m) => m.name).filter((m) => options.mechanisms.includes(m));
+  return options.workloads.flatMap((workload) => mechanisms.map((mechanism) => ({ mechanism, workload })));
+}

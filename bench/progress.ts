@@ -1,0 +1,49 @@
+import type { Cell } from './results.js';
+import type { ProgressEvent } from './runner.js';
+import { cellKey } from './store.js';
+
+const pct = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(1)} %`;
+
+/** One line per finished cell: what a reader of a CI log needs. */
+export function cellLine(cell: Cell): string {
+  const key = cellKey(cell).padEnd(30);
+  const s = cell.stats;
+  if (!s || cell.verdict === 'INVALID' || cell.verdict === 'UNSUPPORTED' || cell.verdict === 'ERROR') {
+    return `${key} ${cell.verdict.padEnd(12)} ${cell.reason ?? ''}`;
+  }
+  const m = s.overheadMedian;
+  return `${key} ${cell.verdict.padEnd(12)} ${pct(m.value)} [${m.ciLow.toFixed(1)}, ${m.ciHigh.toFixed(1)}]  ${s.eventsPerOp.median.toFixed(2)} ev/op  ${s.rounds} rounds (${s.stopReason})`;
+}
+
+/**
+ * Live progress: on a TTY one line rewritten in place (cell, round, overhead +- CI); otherwise plain
+ * lines, one per cell and one every tenth round, so logs stay short.
+ */
+export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e: ProgressEvent) => void {
+  const tty = stream.isTTY === true;
+  const clear = () => tty && stream.write('\r\x1b[K');
+  return (e) => {
+    switch (e.type) {
+      case 'detected':
+        if (!e.support.supported) stream.write(`${e.mechanism}: unsupported here: ${e.support.reason}\n`);
+        return;
+      case 'calibrated':
+        stream.write(`${e.workload}: ${e.iterations} ops per run\n`);
+        return;
+      case 'cell-start':
+        stream.write(`[${e.index + 1}/${e.total}] ${cellKey(e.cell)}\n`);
+        return;
+      case 'round': {
+        const m = e.measures.overheadMedian;
+        const line = `  round ${e.round + 1}: ${pct(m.value)} ± ${e.measures.ciHalfWidth.toFixed(2)} pp, ${e.measures.eventsPerOp.median.toFixed(2)} ev/op`;
+        if (tty) stream.write(`\r\x1b[K${line}`);
+        else if ((e.round + 1) % 10 === 0) stream.write(`${line}\n`);
+        return;
+      }
+      case 'cell-end':
+        clear();
+        stream.write(`  ${cellLine(e.cell)}\n`);
+        return;
+    }
+  };
+}

@@ -1,0 +1,77 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { PRIVATE_LOG_DIR } from './audit.js';
+import { join } from 'node:path';
+import { processStartTime, readJournals, JOURNAL_DIR, type StoredJournal } from './journal.js';
+import { hookbenchInstances, removeInstance, TRACEFS } from './tracefs.js';
+import { undoEntry } from './undo.js';
+
+export interface CleanupReport {
+  undone: string[];
+  errors: string[];
+}
+
+/** Journals left by runs that are no longer alive (SIGKILL, power loss). */
+export function deadJournals(dir = JOURNAL_DIR): StoredJournal[] {
+  return readJournals(dir).filter((j) => !j.alive);
+}
+
+function describe(entry: StoredJournal['entries'][number]['entry']): string {
+  switch (entry.kind) {
+    case 'tracefs-instance':
+      return `tracefs instance ${entry.path}`;
+    case 'dynamic-event':
+      return `${entry.file} ${entry.group}/${entry.event}`;
+    case 'audit-rule':
+      return `audit rule ${entry.args.join(' ')}`;
+    case 'audit-enabled':
+      return `audit enabled flag restored to ${entry.previous}`;
+    case 'process':
+      return `${entry.comm} (pid ${entry.pid})`;
+    case 'sysctl':
+      return `${entry.path} restored to ${entry.previous.trim()}`;
+  }
+}
+
+/**
+ * Undoes what dead runs journaled, newest first, then removes hookbench tracefs instances whose
+ * owning pid (in the name, `hookbench-<pid>-<n>`) is dead: a run killed between mkdir and its journal
+ * write could leave one. Live runs and anything not named hookbench are never touched.
+ */
+export async function cleanup(dir = JOURNAL_DIR): Promise<CleanupReport> {
+  const report: CleanupReport = { undone: [], errors: [] };
+  for (const journal of deadJournals(dir)) {
+    let failed = false;
+    for (const { entry } of [...journal.entries].reverse()) {
+      try {
+        await undoEntry(entry);
+        report.undone.push(describe(entry));
+      } catch (err) {
+        failed = true;
+        report.errors.push(`${describe(entry)}: ${(err as Error).message}`);
+      }
+    }
+    if (!failed) {
+      rmSync(journal.path, { force: true });
+      removeRunFiles(journal.pid, dir);
+    }
+  }
+  for (const name of hookbenchInstances()) {
+    const pid = Number(/^hookbench-(\d+)-/.exec(name)?.[1]);
+    if (!pid || processStartTime(pid) !== null) continue;
+    try {
+      removeInstance(join(TRACEFS, 'instances', name));
+      report.undone.push(`tracefs instance ${name} (not journaled)`);
+    } catch (err) {
+      report.errors.push(`tracefs instance ${name}: ${(err as Error).message}`);
+    }
+  }
+  return report;
+}
+
+/** The private auditd config and log a dead run's own auditd left (named after the run's tags). */
+function removeRunFiles(pid: number, dir: string): void {
+  for (const [folder, prefix] of [[dir, `auditd-hookbench-${pid}-`], [PRIVATE_LOG_DIR, `hookbench-${pid}-`]] as const) {
+    if (!existsSync(folder)) continue;
+    for (const name of readdirSync(folder)) if (name.startsWith(prefix)) rmSync(join(folder, name), { recursive: true, force: true });
+  }
+}
