@@ -64,7 +64,7 @@ export async function assertTools(mechanisms: readonly string[]): Promise<void> 
   const families = new Set(MECHANISMS.filter((m) => mechanisms.includes(m.name)).map((m) => m.family));
   const tools = [...ALWAYS_NEEDED, ...[...families].flatMap((f) => TOOLS_BY_FAMILY[f] ?? [])];
   for (const tool of tools) {
-    const found = await execa('sh', ['-c', 'command -v "$1"', 'sh', tool], { reject: false });
+    const found = await execa('/bin/sh', ['-c', 'command -v "$1"', 'sh', tool], { reject: false });
     if (found.exitCode !== 0) throw new UsageError(`'${tool}' is not installed (run 'make setup' as root)`);
   }
 }
