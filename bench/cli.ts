@@ -6,10 +6,12 @@ import { MECHANISMS } from '../probes/registry.js';
 import { formatWorkloadList } from '../workloads/registry.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { InterruptedError, UsageError } from './errors.js';
+import { validateNames } from './planner.js';
 import { assertRoot, assertTools, parseNumber, parseRunOptions, type RawRunOptions } from './options.js';
 import { cellLine, progressPrinter } from './progress.js';
 import type { Results } from './results.js';
 import { runMatrix } from './runner.js';
+import { formatSelfCheck, selfCheck } from './selfcheck.js';
 import { exitCodeFor } from './statistics.js';
 import { defaultResultsDir, ResultsStore } from './store.js';
 
@@ -95,6 +97,18 @@ export function buildProgram(): Command {
       await assertRoot();
       const report = await doctor({ runMs: parseNumber('run-ms', o.runMs, { min: 1, max: 60_000 }), noise: o.noise });
       process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : formatDoctor(report)}\n`);
+    });
+  program
+    .command('selfcheck')
+    .description('does the harness perturb what it measures? bare shell-loop runs vs harness baseline runs, interleaved')
+    .option('--workloads <list>', 'workloads to check', 'mprotect,null')
+    .option('--blocks <n>', 'interleaved block pairs of 5 runs each', '10')
+    .option('--run-ms <ms>', 'duration of one run', '200')
+    .action(async (o: { workloads: string; blocks: string; runMs: string }) => {
+      const workloads = validateNames('workload', o.workloads.split(','));
+      const blocks = parseNumber('blocks', o.blocks, { integer: true, min: 2, max: 1000 });
+      const runMs = parseNumber('run-ms', o.runMs, { min: 1, max: 60_000 });
+      for (const w of workloads) process.stdout.write(`${formatSelfCheck(await selfCheck(w, blocks, runMs, 1))}\n`);
     });
   program
     .command('list')
