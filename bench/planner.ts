@@ -36,9 +36,12 @@ export function validateNames(kind: 'mechanism' | 'workload', names: readonly st
 
 /**
  * Cells in run order: workload-major, so each workload's calibration is fresh for its cells, and the
- * mechanisms in registry order within it.
+ * mechanisms in registry order within it; audit cells last of all, because enabling audit once gives
+ * every later task an audit context until reboot, which would tax every later cell's baseline.
  */
 export function planCells(options: Pick<RunOptions, 'mechanisms' | 'workloads'>): PlannedCell[] {
-  const mechanisms = MECHANISMS.map((m) => m.name).filter((m) => options.mechanisms.includes(m));
-  return options.workloads.flatMap((workload) => mechanisms.map((mechanism) => ({ mechanism, workload })));
+  const chosen = MECHANISMS.filter((m) => options.mechanisms.includes(m.name));
+  const cells = (family: (f: string) => boolean) =>
+    options.workloads.flatMap((workload) => chosen.filter((m) => family(m.family)).map((m) => ({ mechanism: m.name, workload })));
+  return [...cells((f) => f !== 'audit'), ...cells((f) => f === 'audit')];
 }

@@ -1,3 +1,4 @@
+import { auditEnabledSinceBoot } from '../probes/audit.js';
 import { hookTargetFor } from '../probes/hookpoints.js';
 import { Journal } from '../probes/journal.js';
 import { mechanismByName } from '../probes/registry.js';
@@ -28,6 +29,9 @@ export interface RunMatrixOptions {
   /** Aborted with the signal's name as reason: the run detaches and throws InterruptedError. */
   signal?: AbortSignal;
 }
+
+const AUDIT_STICKY_NOTE =
+  'audit was enabled earlier in this boot: every task created since carries an audit context (the kernel keeps it until reboot), so baselines include that cost';
 
 /** Resamples for the between-round stopping check; the reported CIs use the full count. */
 const STOP_CHECK_RESAMPLES = 2000;
@@ -95,6 +99,7 @@ export async function runMatrix(requested: RunOptions, run: RunMatrixOptions): P
 
 async function measureAll(ctx: RunContext, log: LogLine[]): Promise<Cell[]> {
   const planned = planCells(ctx.options);
+  if (await auditEnabledSinceBoot()) ctx.notes.add(AUDIT_STICKY_NOTE);
   const support = await detectAll(ctx, [...new Set(planned.map((c) => c.mechanism))]);
   const iterations = await calibrateAll(ctx, ctx.options.workloads, log);
   const cells: Cell[] = [];

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { hookTargetFor, type HookTarget, type SyscallName } from './hookpoints.js';
+import type { HookTarget, SyscallName } from './hookpoints.js';
 import { processStartTime, JOURNAL_DIR, type Journal, type JournalEntry } from './journal.js';
 import { undoJournaled } from './undo.js';
 import type { AttachContext, Mechanism, ProbeCount, Support, WorkloadProcess } from './types.js';
@@ -155,6 +155,7 @@ async function attachAudit(choice: RuleChoice, t: HookTarget, ctx: AttachContext
     const auditd = await ensureAuditd(partial, ctx.tag);
     privateFiles = auditd.privateFiles;
     journalAdd(partial, { kind: 'audit-enabled', previous: before.enabled });
+    writeFileSync(everEnabledMarker(), new Date().toISOString());
     await execa('auditctl', ['-e', '1']);
     const syscall = ruleSyscall(choice, t);
     if (syscall) {
@@ -193,14 +194,38 @@ function removeFiles(paths: string[]): void {
   for (const p of paths) rmSync(p, { recursive: true, force: true });
 }
 
-async function detectAudit(choice: RuleChoice, ctx: AttachContext): Promise<Support> {
+/**
+ * Adds and removes a rule with the enabled flag untouched: enabling audit even once would give every
+ * task created afterwards an audit context until reboot (the kernel's audit_ever_enabled is sticky),
+ * and a support check must not change the baselines of what it checks.
+ */
+async function detectAudit(ctx: AttachContext): Promise<Support> {
   try {
-    const h = await attachAudit(choice, hookTargetFor('mprotect'), ctx);
-    await detachAudit(h);
-    return { supported: true, reason: 'auditctl rule added and removed; auditd running' };
+    const status = await auditStatus();
+    if (status.enabled === 2) return { supported: false, reason: 'audit configuration is locked (enabled 2) until reboot' };
+    const probe = { journal: ctx.journal, undo: [] as Journaled[] };
+    const args = auditRuleArgs('sethostname');
+    journalAdd(probe, { kind: 'audit-rule', args });
+    try {
+      await execa('auditctl', ['-a', ...args]);
+    } finally {
+      await undoNewestFirst(probe.journal, probe.undo);
+    }
+    return { supported: true, reason: 'auditctl rule added and removed (audit left disabled: enabling it is sticky until reboot)' };
   } catch (err) {
     return { supported: false, reason: (err as Error).message.split('\n')[0]! };
   }
+}
+
+const bootId = () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+const everEnabledMarker = () => join(JOURNAL_DIR, `audit-enabled-since-boot-${bootId()}`);
+
+/**
+ * Whether audit has been enabled since boot, as far as can be known: now, or by hookbench earlier.
+ * From then on every new task carries an audit context (and pays for it on every syscall).
+ */
+export async function auditEnabledSinceBoot(): Promise<boolean> {
+  return existsSync(everEnabledMarker()) || (await auditStatus().catch(() => ({ enabled: 0 }))).enabled !== 0;
 }
 
 function auditMechanism(name: string, choice: RuleChoice, summary: string): Mechanism<AuditHandle> {
@@ -213,7 +238,7 @@ function auditMechanism(name: string, choice: RuleChoice, summary: string): Mech
       return syscall ? `auditctl -a ${auditRuleArgs(syscall).join(' ')}` : 'audit enabled, auditd running, no rules';
     },
     expectedPerOp: (t) => (choice === 'target' ? t.expectedPerOp : 0),
-    detect: (ctx) => detectAudit(choice, ctx),
+    detect: detectAudit,
     attach: (t, ctx) => attachAudit(choice, t, ctx),
     count: countAudit,
     detach: detachAudit,
