@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { cleanup, deadJournals } from '../probes/cleanup.js';
+import { cleanup } from '../probes/cleanup.js';
+import { readJournals } from '../probes/journal.js';
 import { HOOK_TARGETS } from '../probes/hookpoints.js';
 import { MECHANISMS } from '../probes/registry.js';
 import { formatWorkloadList } from '../workloads/registry.js';
@@ -43,11 +44,15 @@ function abortOnSignals(): AbortController {
   return controller;
 }
 
-async function refuseAfterDeadRun(): Promise<void> {
-  const dead = deadJournals();
+/** A dead run's leftovers would tax every cell; a live run would measure this one and be measured by it. */
+async function refuseUnlessAlone(): Promise<void> {
+  const journals = readJournals();
+  const dead = journals.filter((j) => !j.alive);
   if (dead.length > 0) {
     throw new UsageError(`a killed hookbench run (pid ${dead.map((j) => j.pid).join(', ')}) left kernel state behind: run 'hookbench cleanup' first`);
   }
+  const live = journals.filter((j) => j.alive && j.pid !== process.pid);
+  if (live.length > 0) throw new UsageError(`another hookbench run (pid ${live.map((j) => j.pid).join(', ')}) is measuring on this machine; runs at once would measure each other`);
 }
 
 async function runCommand(raw: RawRunOptions & { out?: string; resume?: string; json?: boolean }): Promise<number> {
@@ -57,7 +62,7 @@ async function runCommand(raw: RawRunOptions & { out?: string; resume?: string; 
   const outDir = raw.resume ?? raw.out ?? defaultResultsDir();
   const mechanisms = raw.resume ? new ResultsStore(outDir).readHeader().options.mechanisms : options.mechanisms;
   await assertTools(mechanisms);
-  await refuseAfterDeadRun();
+  await refuseUnlessAlone();
   const controller = abortOnSignals();
   const results = await runMatrix(options, { outDir, resume: Boolean(raw.resume), onProgress: progressPrinter(), signal: controller.signal });
   await publish(results, outDir, Boolean(raw.json));

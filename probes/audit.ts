@@ -1,14 +1,13 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { HookTarget, SyscallName } from './hookpoints.js';
-import { processStartTime, JOURNAL_DIR, type Journal, type JournalEntry } from './journal.js';
+import { processStartTime, JOURNAL_DIR, PRIVATE_LOG_DIR, type Journal, type JournalEntry } from './journal.js';
 import { undoJournaled } from './undo.js';
 import type { AttachContext, Mechanism, ProbeCount, Support, WorkloadProcess } from './types.js';
 
 export const AUDIT_KEY = 'hookbench';
-export const PRIVATE_LOG_DIR = '/var/log/hookbench';
 const DEBIAN_AUDITD_CONF = '/etc/audit/auditd.conf';
 
 interface AuditStatus {
@@ -37,8 +36,6 @@ interface AuditHandle {
   /** Undone newest first at detach. */
   undo: Journaled[];
   log: { path: string; fd: number; ino: number; offset: number };
-  /** Config and log of the auditd hookbench started, removed at detach; null when the user's runs. */
-  privateFiles: string[];
   lostAtAttach: number;
 }
 
@@ -70,18 +67,29 @@ function privateAuditdConfig(tag: string): { dir: string; log: string } {
   return { dir, log };
 }
 
-/** Starts hookbench's own auditd when none runs; returns the log auditd writes and the files to remove. */
-async function ensureAuditd(h: { journal: Journal; undo: Journaled[] }, tag: string): Promise<{ log: string; privateFiles: string[] }> {
+/** The auditd each journal (one run) started, shared by all its audit attachments. */
+const ownAuditd = new WeakMap<Journal, { pid: number; log: string }>();
+
+/**
+ * The log of the running auditd; starts hookbench's own when none runs. That one stays up for the rest
+ * of the run (journaled on the run's journal, not the attachment's, so the run's final undo stops it):
+ * starting and stopping a daemon per probed run would cost ~100 ms per round, and an idle auditd with
+ * audit disabled and no rules changes nothing for the baseline runs in between.
+ */
+async function ensureAuditd(journal: Journal, tag: string): Promise<string> {
   const status = await auditStatus();
-  if (status.pid !== 0) return { log: runningAuditdLog(status.pid), privateFiles: [] };
+  const own = ownAuditd.get(journal);
+  if (status.pid !== 0) return own?.pid === status.pid ? own.log : runningAuditdLog(status.pid);
   const { dir, log } = privateAuditdConfig(tag);
+  journal.add({ kind: 'private-files', paths: [dir, log] });
   const child = spawn('auditd', ['-n', '-s', 'nochange', '-c', dir], { stdio: 'ignore', detached: true });
   const pid = child.pid;
   if (pid === undefined) throw new Error('cannot start auditd');
   child.unref();
-  journalAdd(h, { kind: 'process', pid, startTime: processStartTime(pid) ?? '', comm: 'auditd' });
+  journal.add({ kind: 'process', pid, startTime: processStartTime(pid) ?? '', comm: 'auditd' });
   await waitFor(async () => (await auditStatus()).pid === pid, 5000, 'auditd to register with the kernel');
-  return { log, privateFiles: [dir, log] };
+  ownAuditd.set(journal, { pid, log });
+  return log;
 }
 
 /** The log of an auditd the user runs: its -c directory's auditd.conf, else Debian's. */
@@ -150,10 +158,8 @@ async function attachAudit(choice: RuleChoice, t: HookTarget, ctx: AttachContext
   const before = await auditStatus();
   if (before.enabled === 2) throw new Error('audit configuration is locked (enabled 2): rules cannot be changed until reboot');
   const partial = { journal: ctx.journal, undo: [] as Journaled[] };
-  let privateFiles: string[] = [];
   try {
-    const auditd = await ensureAuditd(partial, ctx.tag);
-    privateFiles = auditd.privateFiles;
+    const log = await ensureAuditd(ctx.journal, ctx.tag);
     journalAdd(partial, { kind: 'audit-enabled', previous: before.enabled });
     writeFileSync(everEnabledMarker(), new Date().toISOString());
     await execa('auditctl', ['-e', '1']);
@@ -163,10 +169,9 @@ async function attachAudit(choice: RuleChoice, t: HookTarget, ctx: AttachContext
       journalAdd(partial, { kind: 'audit-rule', args });
       await execa('auditctl', ['-a', ...args]);
     }
-    return { ...partial, log: openLogAtEnd(auditd.log), privateFiles, lostAtAttach: (await auditStatus()).lost };
+    return { ...partial, log: openLogAtEnd(log), lostAtAttach: (await auditStatus()).lost };
   } catch (err) {
     await undoNewestFirst(partial.journal, partial.undo);
-    removeFiles(privateFiles);
     throw err;
   }
 }
@@ -187,11 +192,6 @@ async function countAudit(h: AuditHandle, workload: WorkloadProcess): Promise<Pr
 async function detachAudit(h: AuditHandle): Promise<void> {
   closeSync(h.log.fd);
   await undoNewestFirst(h.journal, h.undo);
-  removeFiles(h.privateFiles);
-}
-
-function removeFiles(paths: string[]): void {
-  for (const p of paths) rmSync(p, { recursive: true, force: true });
 }
 
 /**

@@ -1,5 +1,4 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { PRIVATE_LOG_DIR } from './audit.js';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { processStartTime, readJournals, JOURNAL_DIR, type StoredJournal } from './journal.js';
 import { hookbenchInstances, removeInstance, TRACEFS } from './tracefs.js';
@@ -11,7 +10,7 @@ export interface CleanupReport {
 }
 
 /** Journals left by runs that are no longer alive (SIGKILL, power loss). */
-export function deadJournals(dir = JOURNAL_DIR): StoredJournal[] {
+function deadJournals(dir = JOURNAL_DIR): StoredJournal[] {
   return readJournals(dir).filter((j) => !j.alive);
 }
 
@@ -29,6 +28,8 @@ function describe(entry: StoredJournal['entries'][number]['entry']): string {
       return `${entry.comm} (pid ${entry.pid})`;
     case 'sysctl':
       return `${entry.path} restored to ${entry.previous.trim()}`;
+    case 'private-files':
+      return `files ${entry.paths.join(', ')}`;
   }
 }
 
@@ -52,7 +53,6 @@ export async function cleanup(dir = JOURNAL_DIR): Promise<CleanupReport> {
     }
     if (!failed) {
       rmSync(journal.path, { force: true });
-      removeRunFiles(journal.pid, dir);
     }
   }
   for (const name of hookbenchInstances()) {
@@ -68,10 +68,3 @@ export async function cleanup(dir = JOURNAL_DIR): Promise<CleanupReport> {
   return report;
 }
 
-/** The private auditd config and log a dead run's own auditd left (named after the run's tags). */
-function removeRunFiles(pid: number, dir: string): void {
-  for (const [folder, prefix] of [[dir, `auditd-hookbench-${pid}-`], [PRIVATE_LOG_DIR, `hookbench-${pid}-`]] as const) {
-    if (!existsSync(folder)) continue;
-    for (const name of readdirSync(folder)) if (name.startsWith(prefix)) rmSync(join(folder, name), { recursive: true, force: true });
-  }
-}

@@ -11,7 +11,9 @@ export type JournalEntry =
   | { kind: 'audit-rule'; args: string[] }
   | { kind: 'audit-enabled'; previous: number }
   | { kind: 'process'; pid: number; startTime: string; comm: string }
-  | { kind: 'sysctl'; path: string; previous: string };
+  | { kind: 'sysctl'; path: string; previous: string }
+  /** Files of hookbench's own (a private auditd config and log): only ever under PRIVATE_DIRS. */
+  | { kind: 'private-files'; paths: string[] };
 
 export interface JournalFile {
   pid: number;
@@ -20,6 +22,9 @@ export interface JournalFile {
 }
 
 export const JOURNAL_DIR = process.env.HOOKBENCH_JOURNAL_DIR ?? '/run/hookbench';
+export const PRIVATE_LOG_DIR = '/var/log/hookbench';
+/** Where hookbench's private files live; undo removes nothing outside them. */
+export const PRIVATE_DIRS = [JOURNAL_DIR, PRIVATE_LOG_DIR];
 
 /** Field 22 of /proc/<pid>/stat: tells a live process from a recycled pid. */
 export function processStartTime(pid: number): string | null {

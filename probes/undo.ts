@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { processStartTime, type Journal, type JournalEntry } from './journal.js';
+import { PRIVATE_DIRS, processStartTime, type Journal, type JournalEntry } from './journal.js';
 import { removeInstance, TRACEFS } from './tracefs.js';
 
 /**
@@ -17,7 +17,7 @@ export async function undoEntry(entry: JournalEntry): Promise<void> {
       removeDynamicEvent(entry.file, entry.group, entry.event);
       return;
     case 'audit-rule':
-      await auditctl(['-d', ...entry.args], /no rule matches|doesn't exist/i);
+      await auditctl(['-d', ...entry.args], /no rule matches|doesn't exist|No such file or directory/i);
       return;
     case 'audit-enabled':
       await auditctl(['-e', String(entry.previous)]);
@@ -28,7 +28,16 @@ export async function undoEntry(entry: JournalEntry): Promise<void> {
     case 'sysctl':
       writeFileSync(entry.path, entry.previous);
       return;
+    case 'private-files':
+      for (const path of entry.paths) removePrivateFile(path);
+      return;
   }
+}
+
+function removePrivateFile(path: string): void {
+  const resolved = resolve(path);
+  if (!PRIVATE_DIRS.some((dir) => resolved.startsWith(`${resolve(dir)}/`))) throw new Error(`refusing to remove ${path}: not under ${PRIVATE_DIRS.join(' or ')}`);
+  rmSync(resolved, { recursive: true, force: true });
 }
 
 function removeDynamicEvent(file: string, group: string, event: string): void {
