@@ -168,18 +168,22 @@ async function runProbed(ctx: RunContext, m: AnyMechanism, cell: PlannedCell, it
   const t0 = performance.now();
   const handle = await m.attach(hookTargetFor(cell.workload), { journal: ctx.journal, tag: ctx.nextTag() });
   const attachMs = performance.now() - t0;
+  const timedDetach = async () => {
+    const t1 = performance.now();
+    await m.detach(handle);
+    return performance.now() - t1;
+  };
   let sample: RunSample;
   try {
     const { pid, ...run } = await runWorkload(ctx, cell.workload, iterations, 'probed');
     const count = await m.count(handle, { pid });
     if (count.note) ctx.notes.add(`${cellKey(cell)}: ${count.note}`);
     sample = { ...run, events: count.events, inProgramNs: count.inProgramNs ?? null, attachMs };
-  } finally {
-    const t1 = performance.now();
-    await m.detach(handle);
-    sample!.detachMs = performance.now() - t1;
+  } catch (err) {
+    await timedDetach();
+    throw err;
   }
-  return sample!;
+  return { ...sample, detachMs: await timedDetach() };
 }
 
 async function runBaseline(ctx: RunContext, cell: PlannedCell, iterations: number): Promise<RunSample> {
