@@ -13,6 +13,7 @@ import { CellSchema, EnvironmentSchema, ResultsSchema, RoundSchema, RunOptionsSc
 export const RUN_FILE = 'run.json';
 export const LOG_FILE = 'rounds.jsonl';
 export const RESULTS_FILE = 'results.json';
+export const SCHEMA_FILE = 'results.schema.json';
 
 const RunHeaderSchema = z.object({
   schemaVersion: z.literal(SCHEMA_VERSION),
@@ -73,9 +74,11 @@ export class ResultsStore {
     });
   }
 
+  /** The document, and beside it its JSON Schema, so readers in any language can validate it. */
   writeResults(results: Results): string {
     const path = join(this.dir, RESULTS_FILE);
     writeFileSync(path, JSON.stringify(ResultsSchema.parse(results), null, 1));
+    writeFileSync(join(this.dir, SCHEMA_FILE), JSON.stringify(z.toJSONSchema(ResultsSchema), null, 1));
     return path;
   }
 }
