@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import type { Journal } from './journal.js';
 
@@ -109,4 +110,82 @@ export function hookbenchInstances(): string[] {
   const dir = join(TRACEFS, 'instances');
   if (!existsSync(dir)) return [];
   return readdirSync(dir).filter((n) => n.includes('hookbench'));
+}
+
+export type DynamicEventsFile = 'kprobe_events' | 'uprobe_events';
+
+/** What a dynamic-event line may hold: names the kernel accepts as group/event, locations without spaces or quotes. */
+const EVENT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const EVENT_LOCATION = /^[A-Za-z0-9_./+:-]{1,4096}$/;
+
+/** The config options whose absence explains a missing dynamic-events file, outermost first. */
+const DYNAMIC_EVENTS_CONFIG: Record<DynamicEventsFile, string[]> = {
+  kprobe_events: ['CONFIG_KPROBES', 'CONFIG_KPROBE_EVENTS'],
+  uprobe_events: ['CONFIG_UPROBES', 'CONFIG_UPROBE_EVENTS'],
+};
+
+/** The running kernel's config (/proc/config.gz), or null where the kernel does not expose it. */
+function kernelConfig(): string | null {
+  try {
+    return gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Why `file` is missing, in the kernel config's words where it has any ("CONFIG_KPROBES is not set: ..."). */
+function missingDynamicEventsReason(file: DynamicEventsFile): string {
+  const missing = `no ${file} in ${TRACEFS}`;
+  const config = kernelConfig();
+  if (config === null) return `${missing} (kernel config not readable)`;
+  const unset = DYNAMIC_EVENTS_CONFIG[file].find((opt) => !new RegExp(`^${opt}=[ym]$`, 'm').test(config));
+  return unset ? `${unset} is not set: ${missing}` : missing;
+}
+
+/** The kernel's explanation in error_log for a rejected dynamic-event command naming `group/event`, if any. */
+function errorLogReason(group: string, event: string): string | null {
+  let log: string;
+  try {
+    log = readFileSync(join(TRACEFS, 'error_log'), 'utf8');
+  } catch {
+    return null;
+  }
+  const lines = log.split('\n');
+  for (let i = lines.length - 1; i > 0; i--) {
+    if (lines[i]!.includes('Command:') && lines[i]!.includes(`${group}/${event}`)) return lines[i - 1]!.replace(/^\[[^\]]*\]\s*/, '').trim();
+  }
+  return null;
+}
+
+/**
+ * Defines a kprobe/kretprobe/uprobe event `type:group/event location`, journaled first. Only the
+ * definition is global; enabling it is left to a private instance. Returns the journal id, whose
+ * entry `undoEntry` removes again.
+ */
+export async function addDynamicEvent(
+  journal: Journal,
+  event: { file: DynamicEventsFile; type: 'p' | 'r'; group: string; event: string; location: string },
+): Promise<number> {
+  if (!EVENT_NAME.test(event.group) || !EVENT_NAME.test(event.event)) throw new Error(`invalid dynamic event name '${event.group}/${event.event}'`);
+  if (!EVENT_LOCATION.test(event.location) || event.location.split('/').includes('..')) throw new Error(`invalid dynamic event location '${event.location}'`);
+  const path = join(await ensureTracefs(), event.file);
+  if (!existsSync(path)) throw new TracefsError(missingDynamicEventsReason(event.file));
+  const id = journal.add({ kind: 'dynamic-event', file: event.file, group: event.group, event: event.event });
+  try {
+    writeTracefs(path, `${event.type}:${event.group}/${event.event} ${event.location}\n`, true);
+  } catch (err) {
+    journal.settle(id);
+    const kernelSays = errorLogReason(event.group, event.event);
+    throw kernelSays ? new TracefsError(`${(err as Error).message} (${kernelSays})`) : err;
+  }
+  return id;
+}
+
+/** Lines of kprobe_events / uprobe_events that are hookbench's (the before-stop check and tests use this). */
+export function hookbenchDynamicEvents(): string[] {
+  return (['kprobe_events', 'uprobe_events'] as const).flatMap((file) => {
+    const path = join(TRACEFS, file);
+    if (!existsSync(path)) return [];
+    return readTracefs(path).split('\n').filter((line) => line.includes('hookbench'));
+  });
 }

@@ -24,6 +24,8 @@ export interface ProbeCount {
   inProgramNs?: number | null;
   /** Something the reader must know about this count (e.g. records the kernel dropped). */
   note?: string;
+  /** Mechanisms run by a tool (bpftrace): ms from its start until every probe was attached, outside any timed run. */
+  startupMs?: number;
 }
 
 /**

@@ -1,0 +1,8 @@
+import { bpftraceMechanism } from './bpftrace.js';
+
+/** fexit through a BPF trampoline; bpftrace 0.17 spells it `kretfunc`. */
+export const bpfFexit = bpftraceMechanism({
+  name: 'bpf-fexit',
+  summary: 'bpftrace kretfunc (fexit, BPF trampoline) on the operation\'s kernel function, count() into a per-CPU map (counts every process)',
+  probe: (t, names) => ({ type: 'kretfunc', target: names.kernelFunction(t.kernelFunction) }),
+});

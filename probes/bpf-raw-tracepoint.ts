@@ -1,0 +1,8 @@
+import { bpftraceMechanism } from './bpftrace.js';
+
+/** Raw tracepoint raw_syscalls:sys_enter (args: regs, id): fires on every syscall, the program keeps the hooked id. */
+export const bpfRawTracepoint = bpftraceMechanism({
+  name: 'bpf-raw-tracepoint',
+  summary: 'bpftrace on the raw tracepoint sys_enter filtered in-program to the syscall id, count() into a per-CPU map (counts every process)',
+  probe: (t, names) => ({ type: 'rawtracepoint', target: 'sys_enter', filter: `arg1 == ${names.syscallNumber(t.syscall)}` }),
+});

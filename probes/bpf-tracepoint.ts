@@ -1,0 +1,7 @@
+import { bpftraceMechanism } from './bpftrace.js';
+
+export const bpfTracepoint = bpftraceMechanism({
+  name: 'bpf-tracepoint',
+  summary: 'bpftrace on the syscall tracepoint sys_enter_<syscall> (perf-event attached BPF), count() into a per-CPU map (counts every process)',
+  probe: (t, names) => ({ type: 'tracepoint', target: `syscalls:sys_enter_${names.syscall(t.syscall)}` }),
+});

@@ -1,0 +1,277 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { execa } from 'execa';
+import { SYSCALL_NUMBERS_X86_64, type HookTarget } from './hookpoints.js';
+import { processStartTime, type Journal } from './journal.js';
+import { enableBpfStats, inProgramNs, processProgramStats, type JournaledChange, type ProgramStats } from './bpfStats.js';
+import { detectByAttaching } from './detect.js';
+import { assertIdentifier, assertSyscall, kernelFunction, syscallNumber } from './symbols.js';
+import { undoJournaled } from './undo.js';
+import type { AttachContext, Mechanism, ProbeCount } from './types.js';
+
+/**
+ * The shared runner of the bpftrace mechanisms. Each program only counts into one per-CPU map; the map
+ * is read after the timed run by SIGUSR1 (bpftrace prints its maps), so reading adds no work inside it.
+ */
+const MAP = '@hookbench';
+/** Printed by BEGIN: bpftrace drains BEGIN's output only after every probe is attached. */
+const READY = 'hookbench-ready';
+const READY_TIMEOUT_MS = 60_000;
+const COUNT_TIMEOUT_MS = 5_000;
+
+const PROBE_TYPE = /^(tracepoint|rawtracepoint|kprobe|kretprobe|kfunc|kretfunc|lsm)$/;
+const PROBE_TARGET = /^[A-Za-z0-9_:]+$/;
+/** Filters are built from the syscall table's numbers only: `argN == <number>`. */
+const FILTER = /^arg[0-9] == [0-9]+$/;
+
+export interface BpftraceProbe {
+  type: string;
+  target: string;
+  filter?: string;
+}
+
+/** The whole program: nothing but validated names and numbers goes into it. */
+export function countingProgram(probe: BpftraceProbe): string {
+  if (!PROBE_TYPE.test(probe.type) || !PROBE_TARGET.test(probe.target)) throw new Error(`refusing bpftrace probe '${probe.type}:${probe.target}'`);
+  if (probe.filter !== undefined && !FILTER.test(probe.filter)) throw new Error(`refusing bpftrace filter '${probe.filter}'`);
+  const filter = probe.filter === undefined ? '' : `/${probe.filter}/ `;
+  return `BEGIN { printf("${READY}\\n"); } ${probe.type}:${probe.target} ${filter}{ ${MAP} = count(); }`;
+}
+
+type Message = { type: string; data: unknown };
+
+/** bpftrace's `-f json` output, one message a line, handed to whoever waits for one. */
+class Messages {
+  private readonly waiting = new Set<(m: Message) => void>();
+
+  constructor(child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let m: Message;
+      try {
+        m = JSON.parse(line) as Message;
+      } catch {
+        return; // blank separator lines between map dumps
+      }
+      for (const deliver of [...this.waiting]) deliver(m);
+    });
+  }
+
+  /** The next message matching `wanted`; register before provoking it. */
+  next<T>(wanted: (m: Message) => T | undefined, exited: Promise<unknown>, timeoutMs: number, what: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const done = () => {
+        this.waiting.delete(deliver);
+        clearTimeout(timer);
+      };
+      const deliver = (m: Message) => {
+        const value = wanted(m);
+        if (value === undefined) return;
+        done();
+        resolve(value);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`bpftrace: no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting.add(deliver);
+      void exited.then(() => {
+        done();
+        reject(new Error(`bpftrace exited before ${what}`));
+      });
+    });
+  }
+}
+
+interface Running {
+  journal: Journal;
+  child: ChildProcess;
+  /** Null when bpftrace could not be spawned at all. */
+  process: JournaledChange | null;
+  stats: JournaledChange;
+  exited: Promise<void>;
+}
+
+export interface BpftraceHandle extends Running {
+  process: JournaledChange;
+  messages: Messages;
+  /** From spawn until every probe was attached: never inside a timed run. */
+  startupMs: number;
+  statsAtReady: ProgramStats;
+}
+
+let versionText: string | null = null;
+async function bpftraceVersion(): Promise<string> {
+  versionText ??= (await execa('bpftrace', ['--version'], { reject: false })).stdout.trim() || 'bpftrace (unknown version)';
+  return versionText;
+}
+
+/**
+ * bpftrace's own words for a failure: its error lines without the harmless RLIMIT_MEMLOCK warning,
+ * warnings, or the echo of the program and its underline.
+ */
+async function failureReason(stderr: string, program: string, probeType: string, otherwise: string): Promise<string> {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.includes('RLIMIT_MEMLOCK') && !l.includes('WARNING:') && l !== program && !/^~+$/.test(l))
+    .map((l) => l.replace(/^stdin:[0-9:-]+: /, ''));
+  const version = await bpftraceVersion();
+  const said = lines.join('; ') || otherwise;
+  // 0.17's words when it does not know a probe type at all.
+  const hint = /Invalid probe type/.test(said) ? ` (${version} has no '${probeType}' probe type)` : '';
+  return `${version}: ${said}${hint}`;
+}
+
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return 'bpftrace';
+  }
+}
+
+function spawnJournaled(program: string, journal: Journal): Pick<Running, 'child' | 'process' | 'exited'> {
+  const child = spawn('bpftrace', ['-f', 'json', '-e', program], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => {
+    // 'close', not 'exit': by then all of stderr has been read, so a failure's reason is complete.
+    child.once('close', () => resolve());
+    child.once('error', () => resolve());
+  });
+  const pid = child.pid;
+  if (pid === undefined) return { child, process: null, exited };
+  const entry = { kind: 'process' as const, pid, startTime: processStartTime(pid) ?? '', comm: commOf(pid) };
+  return { child, process: { id: journal.add(entry), entry }, exited };
+}
+
+const TERM_RESEND_MS = 150;
+const TERM_PATIENCE_MS = 3_000;
+
+/**
+ * SIGTERM until bpftrace exits. 0.17 checks its exit flag only when a signal interrupts epoll_wait: a
+ * SIGTERM that lands while it is printing is noted and then ignored. It spends nearly all its time in
+ * epoll_wait, so a repeat lands there.
+ */
+async function terminate(r: Running): Promise<void> {
+  let gone = false;
+  void r.exited.then(() => (gone = true));
+  for (const start = Date.now(); !gone && Date.now() - start < TERM_PATIENCE_MS; ) {
+    r.child.kill('SIGTERM');
+    await Promise.race([r.exited, new Promise((resolve) => setTimeout(resolve, TERM_RESEND_MS))]);
+  }
+}
+
+/**
+ * Kills and reaps bpftrace (its programs detach as its fds close), then restores the stats sysctl. The
+ * journal's own undo (SIGTERM, then SIGKILL after 5 s) settles the process entry and is the backstop.
+ */
+async function stop(r: Running): Promise<void> {
+  if (r.process) {
+    await terminate(r);
+    await undoJournaled(r.journal, r.process.id, r.process.entry);
+  }
+  await r.exited;
+  await undoJournaled(r.journal, r.stats.id, r.stats.entry);
+}
+
+/**
+ * Starts bpftrace on `probe` with bpf stats on, journaling the sysctl before it is written and the
+ * process right after spawn; resolves once every probe is attached. Any failure undoes both.
+ */
+export async function startBpftrace(probe: BpftraceProbe, ctx: AttachContext): Promise<BpftraceHandle> {
+  const program = countingProgram(probe);
+  const stats = enableBpfStats(ctx.journal);
+  const started = performance.now();
+  const running: Running = { journal: ctx.journal, stats, ...spawnJournaled(program, ctx.journal) };
+  const { child } = running;
+  if (!running.process) {
+    const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+    await stop(running);
+    throw new Error(`cannot start bpftrace: ${err.message}`);
+  }
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const messages = new Messages(child);
+  try {
+    await messages.next((m) => (m.type === 'printf' && String(m.data).startsWith(READY) ? true : undefined), running.exited, READY_TIMEOUT_MS, 'attach');
+  } catch (err) {
+    await stop(running);
+    throw new Error(await failureReason(stderr, program, probe.type, (err as Error).message));
+  }
+  const startupMs = performance.now() - started;
+  return { ...running, process: running.process, messages, startupMs, statsAtReady: processProgramStats(child.pid!) };
+}
+
+/** Map total since attach, printed on SIGUSR1; in-program ns per run from the program fds' stats. */
+export async function countBpftrace(h: BpftraceHandle): Promise<ProbeCount> {
+  const reply = h.messages.next(
+    (m) => {
+      const data = m.data as Record<string, unknown> | null;
+      return m.type === 'map' && data && typeof data[MAP] === 'number' ? (data[MAP] as number) : undefined;
+    },
+    h.exited,
+    COUNT_TIMEOUT_MS,
+    `${MAP} map dump`,
+  );
+  h.child.kill('SIGUSR1');
+  const events = await reply;
+  return { events, inProgramNs: inProgramNs(h.statsAtReady, processProgramStats(h.child.pid!)), startupMs: h.startupMs };
+}
+
+export const stopBpftrace = (h: BpftraceHandle): Promise<void> => stop(h);
+
+/** How a bpftrace mechanism names things: validating for attach, plain text for `hookbench list`. */
+export interface Names {
+  kernelFunction(name: string): string;
+  identifier(name: string): string;
+  syscall(name: string): string;
+  syscallNumber(name: string): number | string;
+}
+
+const CHECKED: Names = {
+  kernelFunction,
+  identifier: (name) => assertIdentifier('hook name', name),
+  syscall: assertSyscall,
+  syscallNumber,
+};
+
+const AS_WRITTEN: Names = {
+  kernelFunction: (name) => name,
+  identifier: (name) => name,
+  syscall: (name) => name,
+  syscallNumber: (name) => (Object.hasOwn(SYSCALL_NUMBERS_X86_64, name) ? SYSCALL_NUMBERS_X86_64[name as keyof typeof SYSCALL_NUMBERS_X86_64] : '?'),
+};
+
+export interface BpftraceSpec {
+  name: string;
+  summary: string;
+  /** The probe for this workload, naming things only through `names`. */
+  probe(target: HookTarget, names: Names): BpftraceProbe;
+  /** A kernel precondition checked before bpftrace starts, with the kernel's reason (e.g. BPF LSM active). */
+  precheck?(): Promise<void>;
+}
+
+function describe(probe: BpftraceProbe): string {
+  return `${probe.type}:${probe.target}${probe.filter ? ` /${probe.filter}/` : ''}`;
+}
+
+/** A bpftrace mechanism from its spec: one counting probe per workload, one event per hooked call. */
+export function bpftraceMechanism(spec: BpftraceSpec): Mechanism<BpftraceHandle> {
+  const mechanism: Mechanism<BpftraceHandle> = {
+    name: spec.name,
+    family: 'bpf',
+    summary: spec.summary,
+    hookPoint: (t) => describe(spec.probe(t, AS_WRITTEN)),
+    expectedPerOp: (t) => t.expectedPerOp,
+    detect: (ctx) => detectByAttaching(mechanism, ctx),
+    attach: async (t, ctx) => {
+      const probe = spec.probe(t, CHECKED);
+      await spec.precheck?.();
+      return startBpftrace(probe, ctx);
+    },
+    count: countBpftrace,
+    detach: stopBpftrace,
+  };
+  return mechanism;
+}

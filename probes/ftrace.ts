@@ -1,0 +1,31 @@
+import { detectByAttaching } from './detect.js';
+import { kernelFunction } from './symbols.js';
+import { attachInstance, countInstance, detachInstance, type InstanceHandle } from './tracefsProbe.js';
+import type { Mechanism } from './types.js';
+
+/**
+ * The function tracer in the private instance, filtered to the kernel function kprobe hooks. The
+ * filter is written before the tracer is switched on, so it never traces every function, not even
+ * for a moment. The top-level tracer is never touched.
+ */
+export const ftrace: Mechanism<InstanceHandle> = {
+  name: 'ftrace',
+  family: 'tracefs',
+  summary: 'function tracer in a private tracefs instance with set_ftrace_filter = the operation\'s kernel function (counts every process)',
+  hookPoint: (t) => `function:${t.kernelFunction}`,
+  expectedPerOp: (t) => t.expectedPerOp,
+  detect: (ctx) => detectByAttaching(ftrace, ctx),
+  attach: async (t, ctx) => {
+    const fn = kernelFunction(t.kernelFunction);
+    try {
+      return await attachInstance(ctx.journal, ctx.tag, [
+        ['set_ftrace_filter', fn],
+        ['current_tracer', 'function'],
+      ]);
+    } catch (err) {
+      throw new Error(`function tracer: ${(err as Error).message}`);
+    }
+  },
+  count: async (h) => countInstance(h),
+  detach: async (h) => detachInstance(h),
+};

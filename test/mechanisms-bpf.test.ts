@@ -1,0 +1,119 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { bpfFentry } from '../probes/bpf-fentry.js';
+import { bpfFexit } from '../probes/bpf-fexit.js';
+import { bpfKprobe } from '../probes/bpf-kprobe.js';
+import { bpfKretprobe } from '../probes/bpf-kretprobe.js';
+import { bpfLsm } from '../probes/bpf-lsm.js';
+import { bpfRawTracepoint } from '../probes/bpf-raw-tracepoint.js';
+import { bpfTracepoint } from '../probes/bpf-tracepoint.js';
+import { countingProgram } from '../probes/bpftrace.js';
+import { hookTargetFor } from '../probes/hookpoints.js';
+import type { AnyMechanism, Support } from '../probes/types.js';
+import { attachDetachTimes, bpfStatsValue, expectNothingLeft, ITERATIONS, newContext, probedRun, support } from './mechanisms-harness.js';
+
+/**
+ * The bpftrace mechanisms, attached for real. Where bpftrace or the kernel cannot run one, detect()
+ * must give bpftrace's or the kernel's own reason; the attach tests are skipped with it printed.
+ */
+const CASES: { mechanism: AnyMechanism; whyNot: RegExp }[] = [
+  { mechanism: bpfTracepoint, whyNot: /bpftrace/ },
+  { mechanism: bpfRawTracepoint, whyNot: /bpftrace .*(rawtracepoint|raw)/ },
+  { mechanism: bpfKprobe, whyNot: /kprobe/ },
+  { mechanism: bpfKretprobe, whyNot: /kprobe/ },
+  { mechanism: bpfFentry, whyNot: /kfunc/ },
+  { mechanism: bpfFexit, whyNot: /kfunc|kretfunc/ },
+  { mechanism: bpfLsm, whyNot: /BPF LSM is not active|bpftrace .*lsm/ },
+];
+
+
+const figures: Record<string, { startupMs: string; detachMs: string; inProgramNs: string }> = {};
+
+const hosts = new Map<string, Support>();
+for (const { mechanism, whyNot } of CASES) {
+  const host = await support(mechanism);
+  hosts.set(mechanism.name, host);
+  if (!host.supported) console.log(`${mechanism.name}: unsupported here, attach tests skipped: ${host.reason}`);
+
+  describe(mechanism.name, () => {
+    it.skipIf(host.supported)('detect() gives bpftrace\'s or the kernel\'s reason', () => {
+      expect(host.reason).toMatch(whyNot);
+    });
+
+    for (const workload of ['mprotect', 'open', 'execve']) {
+      it.skipIf(!host.supported)(`counts 1 per op on ${workload}, reports start-up and in-program cost, then leaves nothing`, async () => {
+        const ctx = newContext();
+        const stats = bpfStatsValue();
+        const run = await probedRun(mechanism, workload, ITERATIONS[workload]!, ctx);
+        const expected = mechanism.expectedPerOp(hookTargetFor(workload));
+        console.log(
+          `${mechanism.name} × ${workload}: ${run.count.events} events / ${run.ops} ops = ${run.perOp.toFixed(4)} per op; ` +
+            `start-up ${run.count.startupMs?.toFixed(0)} ms, in-program ${run.count.inProgramNs?.toFixed(1)} ns/run`,
+        );
+        expect(run.perOp).toBeGreaterThanOrEqual(0.99 * expected);
+        // Every process's calls count (the harness's, the machine's), so only double counting is an error.
+        expect(run.perOp).toBeLessThan(1.5 * expected + 0.05);
+        expect(run.count.startupMs).toBeGreaterThan(0);
+        expect(run.count.inProgramNs).toBeGreaterThan(0);
+        expectNothingLeft(ctx, stats);
+        if (workload === 'mprotect') {
+          figures[mechanism.name] = {
+            startupMs: run.count.startupMs!.toFixed(0),
+            detachMs: run.detachMs.toFixed(1),
+            inProgramNs: run.count.inProgramNs!.toFixed(1),
+          };
+        }
+      });
+    }
+
+    it.skipIf(!host.supported)('counts nothing on null (getppid), then leaves nothing', async () => {
+      const ctx = newContext();
+      const stats = bpfStatsValue();
+      const run = await probedRun(mechanism, 'null', ITERATIONS.null!, ctx);
+      console.log(`${mechanism.name} × null: ${run.count.events} events / ${run.ops} ops`);
+      expect(run.perOp).toBeLessThanOrEqual(0.01);
+      expectNothingLeft(ctx, stats);
+    });
+  });
+}
+
+afterAll(() => {
+  if (Object.keys(figures).length) console.table(figures);
+});
+
+describe('bpftrace start-up and stop time (reported; never inside a timed run)', () => {
+  for (const { mechanism } of CASES) {
+    it.skipIf(!hosts.get(mechanism.name)?.supported)(`${mechanism.name}: median of 5 cycles`, async () => {
+      const t = await attachDetachTimes(mechanism, 5);
+      console.log(`${mechanism.name}: start-up ${t.startupMs!.toFixed(0)} ms (attach ${t.attachMs.toFixed(0)} ms), stop ${t.detachMs.toFixed(0)} ms`);
+      expect(t.startupMs).toBeGreaterThan(0);
+      expect(t.startupMs).toBeLessThanOrEqual(t.attachMs);
+    });
+  }
+});
+
+describe('bpftrace start-up failures', () => {
+  it('a bpftrace that cannot start restores the stats sysctl and says why', async () => {
+    const ctx = newContext();
+    const stats = bpfStatsValue();
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      await expect(bpfTracepoint.attach(hookTargetFor('mprotect'), ctx)).rejects.toThrow(/cannot start bpftrace: .*ENOENT/);
+    } finally {
+      process.env.PATH = path;
+    }
+    expectNothingLeft(ctx, stats);
+  });
+});
+
+describe('bpftrace programs', () => {
+  it('hold only validated names and numbers', () => {
+    expect(countingProgram({ type: 'tracepoint', target: 'syscalls:sys_enter_mprotect' })).toBe(
+      'BEGIN { printf("hookbench-ready\\n"); } tracepoint:syscalls:sys_enter_mprotect { @hookbench = count(); }',
+    );
+    expect(countingProgram({ type: 'rawtracepoint', target: 'sys_enter', filter: 'arg1 == 10' })).toContain('/arg1 == 10/ {');
+    expect(() => countingProgram({ type: 'system', target: 'x' })).toThrow(/refusing/);
+    expect(() => countingProgram({ type: 'kprobe', target: 'vfs_read { system("id") }' })).toThrow(/refusing/);
+    expect(() => countingProgram({ type: 'kprobe', target: 'vfs_read', filter: 'arg0 == 1/ { system("id") } /1' })).toThrow(/refusing/);
+  });
+});

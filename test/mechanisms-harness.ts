@@ -1,0 +1,143 @@
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { execa } from 'execa';
+import { expect } from 'vitest';
+import { buildWorkloads, workloadArgv, type BuiltWorkloads } from '../workloads/build.js';
+import { BPF_STATS_SYSCTL } from '../probes/bpfStats.js';
+import { hookTargetFor } from '../probes/hookpoints.js';
+import { Journal } from '../probes/journal.js';
+import { hookbenchDynamicEvents, hookbenchInstances } from '../probes/tracefs.js';
+import type { AnyMechanism, AttachContext, ProbeCount, Support } from '../probes/types.js';
+
+/** Shared by the mechanism test files: real workloads, a private journal, and the leftover check. */
+
+let tagCounter = 0;
+export function newContext(): AttachContext {
+  const dir = mkdtempSync(join(tmpdir(), 'hookbench-journal-'));
+  return { journal: new Journal(dir, process.pid), tag: `hookbench-${process.pid}-${++tagCounter}` };
+}
+
+/** Iterations per workload: ~0.1-0.3 s each here. */
+export const ITERATIONS: Record<string, number> = { mprotect: 100_000, null: 300_000, open: 50_000, execve: 300 };
+
+let built: BuiltWorkloads | null = null;
+export async function runWorkload(name: string, iterations: number): Promise<{ ops: number; ns: number; pid: number }> {
+  built ??= await buildWorkloads();
+  const [binary, ...args] = workloadArgv(built, name, iterations);
+  const r = await execa(binary!, args);
+  return JSON.parse(r.stdout) as { ops: number; ns: number; pid: number };
+}
+
+/** What this test process left in the kernel: must be nothing after every detach. */
+export function leftovers(): { instances: string[]; dynamicEvents: string[]; bpftrace: number[] } {
+  const ours = [`hookbench-${process.pid}-`, `hookbench_${process.pid}_`];
+  const mine = (s: string) => ours.some((o) => s.includes(o));
+  return {
+    instances: hookbenchInstances().filter(mine),
+    dynamicEvents: hookbenchDynamicEvents().filter(mine),
+    bpftrace: bpftraceChildren(),
+  };
+}
+
+/** bpftrace processes whose parent is this test process. */
+export function bpftraceChildren(): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return Number(fields[1]) === process.pid && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'bpftrace';
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+export const bpfStatsValue = (): string => readFileSync(BPF_STATS_SYSCTL, 'utf8').trim();
+
+export function expectNothingLeft(ctx: AttachContext, statsBefore: string): void {
+  expect(leftovers()).toEqual({ instances: [], dynamicEvents: [], bpftrace: [] });
+  expect(ctx.journal.pendingWithIds).toEqual([]);
+  expect(bpfStatsValue()).toBe(statsBefore);
+  ctx.journal.close();
+}
+
+export interface ProbedRun {
+  count: ProbeCount;
+  ops: number;
+  perOp: number;
+  attachMs: number;
+  detachMs: number;
+}
+
+/** attach → one workload run → count → detach, timing attach and detach (outside the run, as the runner does). */
+export async function probedRun(mechanism: AnyMechanism, workload: string, iterations: number, ctx: AttachContext): Promise<ProbedRun> {
+  const t0 = performance.now();
+  const handle = await mechanism.attach(hookTargetFor(workload), ctx);
+  const attachMs = performance.now() - t0;
+  let seen: { count: ProbeCount; ops: number } | undefined;
+  let detachMs: number;
+  try {
+    const run = await runWorkload(workload, iterations);
+    seen = { count: await mechanism.count(handle, { pid: run.pid }), ops: run.ops };
+  } finally {
+    const t1 = performance.now();
+    await mechanism.detach(handle);
+    detachMs = performance.now() - t1;
+  }
+  return { ...seen, perOp: seen.count.events / seen.ops, attachMs, detachMs };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * Attach + detach on the mprotect target, `cycles` times with nothing running in between: the set-up
+ * and tear-down cost a cell pays per round, outside its timed runs. Medians in ms.
+ */
+export async function attachDetachTimes(mechanism: AnyMechanism, cycles: number): Promise<{ attachMs: number; detachMs: number; startupMs: number | null }> {
+  const attach: number[] = [];
+  const detach: number[] = [];
+  const startup: number[] = [];
+  for (let i = 0; i < cycles; i++) {
+    const ctx = newContext();
+    const stats = bpfStatsValue();
+    const t0 = performance.now();
+    const handle = await mechanism.attach(hookTargetFor('mprotect'), ctx);
+    const t1 = performance.now();
+    const count = await mechanism.count(handle, { pid: process.pid });
+    const t2 = performance.now();
+    await mechanism.detach(handle);
+    detach.push(performance.now() - t2);
+    attach.push(t1 - t0);
+    if (count.startupMs !== undefined) startup.push(count.startupMs);
+    expectNothingLeft(ctx, stats);
+  }
+  return { attachMs: median(attach), detachMs: median(detach), startupMs: startup.length ? median(startup) : null };
+}
+
+/** detect() once per mechanism per file: it really attaches, so its answer is the host's. */
+const supportCache = new Map<string, Support>();
+export async function support(mechanism: AnyMechanism): Promise<Support> {
+  const cached = supportCache.get(mechanism.name);
+  if (cached) return cached;
+  const ctx = newContext();
+  const statsBefore = bpfStatsValue();
+  const s = await mechanism.detect(ctx);
+  expectNothingLeft(ctx, statsBefore);
+  supportCache.set(mechanism.name, s);
+  return s;
+}
+
+/** Everything one could smuggle through a hook target: each must be refused before reaching the kernel. */
+export const INJECTIONS = [
+  'do_mprotect_pkey;reboot',
+  'do_mprotect_pkey"',
+  "do_mprotect_pkey'",
+  'do_mprotect_pkey\nr:evil do_mprotect_pkey',
+  '../../../etc/passwd',
+  'x } kprobe:vfs_read { system("id")',
+];
