@@ -89,7 +89,8 @@ interface Running {
   child: ChildProcess;
   /** Null when bpftrace could not be spawned at all. */
   process: JournaledChange | null;
-  stats: JournaledChange;
+  /** Null when the context asked for no bpf stats. */
+  stats: JournaledChange | null;
   exited: Promise<void>;
 }
 
@@ -98,7 +99,7 @@ export interface BpftraceHandle extends Running {
   messages: Messages;
   /** From spawn until every probe was attached: never inside a timed run. */
   startupMs: number;
-  statsAtReady: ProgramStats;
+  statsAtReady: ProgramStats | null;
 }
 
 let versionText: string | null = null;
@@ -172,16 +173,17 @@ async function stop(r: Running): Promise<void> {
     await undoJournaled(r.journal, r.process.id, r.process.entry);
   }
   await r.exited;
-  await undoJournaled(r.journal, r.stats.id, r.stats.entry);
+  if (r.stats) await undoJournaled(r.journal, r.stats.id, r.stats.entry);
 }
 
 /**
- * Starts bpftrace on `probe` with bpf stats on, journaling the sysctl before it is written and the
- * process right after spawn; resolves once every probe is attached. Any failure undoes both.
+ * Starts bpftrace on `probe` with bpf stats on (unless ctx.bpfStats is false), journaling the sysctl
+ * before it is written and the process right after spawn; resolves once every probe is attached. Any
+ * failure undoes both.
  */
 export async function startBpftrace(probe: BpftraceProbe, ctx: AttachContext): Promise<BpftraceHandle> {
   const program = countingProgram(probe);
-  const stats = enableBpfStats(ctx.journal);
+  const stats = ctx.bpfStats === false ? null : enableBpfStats(ctx.journal);
   const started = performance.now();
   const running: Running = { journal: ctx.journal, stats, ...spawnJournaled(program, ctx.journal) };
   const { child } = running;
@@ -200,7 +202,7 @@ export async function startBpftrace(probe: BpftraceProbe, ctx: AttachContext): P
     throw new Error(await failureReason(stderr, program, probe.type, (err as Error).message));
   }
   const startupMs = performance.now() - started;
-  return { ...running, process: running.process, messages, startupMs, statsAtReady: processProgramStats(child.pid!) };
+  return { ...running, process: running.process, messages, startupMs, statsAtReady: stats && processProgramStats(child.pid!) };
 }
 
 /** Map total since attach, printed on SIGUSR1; in-program ns per run from the program fds' stats. */
@@ -216,7 +218,8 @@ export async function countBpftrace(h: BpftraceHandle): Promise<ProbeCount> {
   );
   h.child.kill('SIGUSR1');
   const events = await reply;
-  return { events, inProgramNs: inProgramNs(h.statsAtReady, processProgramStats(h.child.pid!)), startupMs: h.startupMs };
+  const programNs = h.statsAtReady && inProgramNs(h.statsAtReady, processProgramStats(h.child.pid!));
+  return { events, inProgramNs: programNs, startupMs: h.startupMs };
 }
 
 export const stopBpftrace = (h: BpftraceHandle): Promise<void> => stop(h);

@@ -11,6 +11,12 @@ export interface AttachContext {
   journal: Journal;
   /** Unique per run and per attachment: goes into every kernel object's name (`hookbench-<pid>-<n>`). */
   tag: string;
+  /**
+   * BPF mechanisms: switch kernel.bpf_stats_enabled on while attached, for ProbeCount.inProgramNs
+   * (default true). The stats add two clock reads to every program run, so a run that times the
+   * end-to-end cost can leave them off and take the in-program cost from another (e.g. the warm-up).
+   */
+  bpfStats?: boolean;
 }
 
 export interface WorkloadProcess {

@@ -9,7 +9,8 @@ import { bpfTracepoint } from '../probes/bpf-tracepoint.js';
 import { countingProgram } from '../probes/bpftrace.js';
 import { hookTargetFor } from '../probes/hookpoints.js';
 import type { AnyMechanism, Support } from '../probes/types.js';
-import { attachDetachTimes, bpfStatsValue, expectNothingLeft, ITERATIONS, newContext, probedRun, support } from './mechanisms-harness.js';
+import { undoAll } from '../probes/undo.js';
+import { attachDetachTimes, bpftraceChildrenGone, bpfStatsValue, expectNothingLeft, ITERATIONS, newContext, probedRun, support } from './mechanisms-harness.js';
 
 /**
  * The bpftrace mechanisms, attached for real. Where bpftrace or the kernel cannot run one, detect()
@@ -50,8 +51,9 @@ for (const { mechanism, whyNot } of CASES) {
             `start-up ${run.count.startupMs?.toFixed(0)} ms, in-program ${run.count.inProgramNs?.toFixed(1)} ns/run`,
         );
         expect(run.perOp).toBeGreaterThanOrEqual(0.99 * expected);
-        // Every process's calls count (the harness's, the machine's), so only double counting is an error.
-        expect(run.perOp).toBeLessThan(1.5 * expected + 0.05);
+        // Every process's calls count, the machine's too: only on mprotect (100k ops, rare elsewhere) is an
+        // excess sure to be double counting; open and execve share the machine with every other process.
+        if (workload === 'mprotect') expect(run.perOp).toBeLessThan(1.5 * expected);
         expect(run.count.startupMs).toBeGreaterThan(0);
         expect(run.count.inProgramNs).toBeGreaterThan(0);
         expectNothingLeft(ctx, stats);
@@ -64,6 +66,17 @@ for (const { mechanism, whyNot } of CASES) {
         }
       });
     }
+
+    it.skipIf(!host.supported)('journals everything it creates: undoing the journal alone (as cleanup does after SIGKILL) leaves nothing', async () => {
+      const ctx = newContext();
+      const stats = bpfStatsValue();
+      await mechanism.attach(hookTargetFor('mprotect'), ctx);
+      expect(ctx.journal.pendingWithIds.length).toBeGreaterThan(0);
+      expect(await undoAll(ctx.journal)).toEqual([]);
+      // The journal's undo may end with SIGKILL (see probes/bpftrace.ts on SIGTERM) and does not wait for the death.
+      await bpftraceChildrenGone(2000);
+      expectNothingLeft(ctx, stats);
+    });
 
     it.skipIf(!host.supported)('counts nothing on null (getppid), then leaves nothing', async () => {
       const ctx = newContext();
@@ -89,6 +102,20 @@ describe('bpftrace start-up and stop time (reported; never inside a timed run)',
       expect(t.startupMs).toBeLessThanOrEqual(t.attachMs);
     });
   }
+});
+
+describe('bpf stats', () => {
+  it.skipIf(!hosts.get('bpf-tracepoint')?.supported)('stay as found and give no in-program figure when the context turns them off', async () => {
+    const ctx = { ...newContext(), bpfStats: false };
+    const stats = bpfStatsValue();
+    const handle = await bpfTracepoint.attach(hookTargetFor('mprotect'), ctx);
+    expect(bpfStatsValue()).toBe(stats);
+    expect(ctx.journal.pendingWithIds.map((e) => e.entry.kind)).toEqual(['process']);
+    const count = await bpfTracepoint.count(handle, { pid: process.pid });
+    await bpfTracepoint.detach(handle);
+    expect(count.inProgramNs).toBeNull();
+    expectNothingLeft(ctx, stats);
+  });
 });
 
 describe('bpftrace start-up failures', () => {

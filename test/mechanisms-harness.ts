@@ -20,7 +20,7 @@ export function newContext(): AttachContext {
 }
 
 /** Iterations per workload: ~0.1-0.3 s each here. */
-export const ITERATIONS: Record<string, number> = { mprotect: 100_000, null: 300_000, open: 50_000, execve: 300 };
+export const ITERATIONS: Record<string, number> = { mprotect: 100_000, null: 1_000_000, open: 50_000, execve: 300 };
 
 let built: BuiltWorkloads | null = null;
 export async function runWorkload(name: string, iterations: number): Promise<{ ops: number; ns: number; pid: number }> {
@@ -55,6 +55,11 @@ export function bpftraceChildren(): number[] {
       }
     })
     .map(Number);
+}
+
+/** A SIGKILLed process takes a moment to die and be reaped: wait for that, up to `ms`. */
+export async function bpftraceChildrenGone(ms: number): Promise<void> {
+  for (const start = Date.now(); bpftraceChildren().length > 0 && Date.now() - start < ms; ) await new Promise((r) => setTimeout(r, 20));
 }
 
 export const bpfStatsValue = (): string => readFileSync(BPF_STATS_SYSCTL, 'utf8').trim();

@@ -10,6 +10,7 @@ import { MECHANISMS } from '../probes/registry.js';
 import { kernelFunction, syscallNumber } from '../probes/symbols.js';
 import { uprobe } from '../probes/uprobe.js';
 import type { AnyMechanism, Support } from '../probes/types.js';
+import { undoAll } from '../probes/undo.js';
 import { attachDetachTimes, bpfStatsValue, expectNothingLeft, ITERATIONS, INJECTIONS, newContext, probedRun, support } from './mechanisms-harness.js';
 
 /**
@@ -47,12 +48,22 @@ for (const { mechanism, whyNot } of CASES) {
         const expected = mechanism.expectedPerOp(hookTargetFor(workload));
         console.log(`${mechanism.name} × ${workload}: ${run.count.events} events / ${run.ops} ops = ${run.perOp.toFixed(4)} per op`);
         expect(run.perOp).toBeGreaterThanOrEqual(0.99 * expected);
-        // Every process's calls count (the harness's, the machine's), so only double counting is an error.
-        expect(run.perOp).toBeLessThan(1.5 * expected + 0.05);
+        // Every process's calls count, the machine's too: only on mprotect (100k ops, rare elsewhere) is an
+        // excess sure to be double counting; open and execve share the machine with every other process.
+        if (workload === 'mprotect') expect(run.perOp).toBeLessThan(1.5 * expected);
         expectNothingLeft(ctx, stats);
         if (workload === 'mprotect') timings[mechanism.name] = { attachMs: run.attachMs.toFixed(1), detachMs: run.detachMs.toFixed(1) };
       });
     }
+
+    it.skipIf(!host.supported)('journals everything it creates: undoing the journal alone (as cleanup does after SIGKILL) leaves nothing', async () => {
+      const ctx = newContext();
+      const stats = bpfStatsValue();
+      await mechanism.attach(hookTargetFor('mprotect'), ctx);
+      expect(ctx.journal.pendingWithIds.length).toBeGreaterThan(0);
+      expect(await undoAll(ctx.journal)).toEqual([]);
+      expectNothingLeft(ctx, stats);
+    });
 
     it.skipIf(!host.supported)('does not fire on null (getppid), then leaves nothing', async () => {
       const ctx = newContext();
@@ -80,6 +91,21 @@ describe('attach + detach time (target <= 50 ms for tracefs mechanisms)', () => 
       expect(total).toBeLessThan(1000);
     });
   }
+});
+
+describe('hook points (what `hookbench list` prints)', () => {
+  it('every mechanism names one for every workload, from the hook table alone', () => {
+    const table = Object.fromEntries(MECHANISMS.map((m) => [m.name, ['mprotect', 'null', 'execve', 'open'].map((w) => m.hookPoint(hookTargetFor(w)))]));
+    console.table(table);
+    expect(table['raw-syscalls']![0]).toBe('raw_syscalls:sys_enter,sys_exit (id == 10)');
+    expect(table['kprobe']![2]).toBe('p:bprm_execve');
+    expect(table['ftrace']![3]).toBe('function:do_sys_openat2');
+    expect(table['uprobe']![3]).toBe('uprobe:libc:open');
+    expect(table['bpf-raw-tracepoint']![3]).toBe('rawtracepoint:sys_enter /arg1 == 257/');
+    expect(table['bpf-lsm']![2]).toBe('lsm:bprm_check_security');
+    // null hooks what mprotect hooks: its events are what the hook costs other syscalls.
+    for (const points of Object.values(table)) expect(points[1]).toBe(points[0]);
+  });
 });
 
 describe('hook target validation', () => {
