@@ -1,6 +1,6 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { expect } from 'vitest';
@@ -69,6 +69,7 @@ export function expectNothingLeft(ctx: AttachContext, statsBefore: string): void
   expect(ctx.journal.pendingWithIds).toEqual([]);
   expect(bpfStatsValue()).toBe(statsBefore);
   ctx.journal.close();
+  rmdirSync(dirname(ctx.journal.path));
 }
 
 export interface ProbedRun {
