@@ -1,0 +1,16 @@
+import type { ChartBuilder } from './types.js';
+import { overheadBars } from './overheadBars.js';
+
+const TITLE = 'Overhead by mechanism and workload';
+
+/** The headline chart: every cell's median overhead with its CI against the budget. */
+export const overheadChart: ChartBuilder = {
+  name: 'overhead',
+  title: TITLE,
+  build: ({ cells, budgets }) =>
+    overheadBars(cells, {
+      title: TITLE,
+      subtitle: `Median per-round overhead with 95 % bootstrap CI; dashed line: the ${budgets.join(' / ')} % budget`,
+      budgets,
+    }),
+};

@@ -1,0 +1,137 @@
+import type { Cell } from '../bench/results.js';
+import { changeChart } from './charts/change.js';
+import type { Chart } from './charts/types.js';
+import type { CellComparison, ChangeStatus, Comparison } from './compare.js';
+import { percentNumber, percentWithCi } from './format.js';
+import { chartFigure, escapeHtml, htmlPage, htmlTable } from './htmlPage.js';
+import { markdownTable } from './markdown.js';
+import { hasOverhead } from './model.js';
+import { ansi, textTable, type TextColumn } from './table.js';
+
+/** compare's three outputs (terminal, compare.md, compare.html), all from the same text rows. */
+
+interface ComparisonRow {
+  cell: string;
+  base: string;
+  next: string;
+  change: string;
+  p: string;
+  status: ChangeStatus;
+  note: string;
+}
+
+const HEADERS = ['cell', 'BASE overhead', 'NEW overhead', 'change [95 % CI]', 'rank test p', 'status', 'note'];
+
+function overheadOf(cell: Cell | null): string {
+  if (!cell) return '—';
+  return hasOverhead(cell) ? percentWithCi(cell.stats.overheadMedian) : `none (${cell.verdict})`;
+}
+
+function pValue(p: number): string {
+  return p < 0.001 ? '< 0.001' : p.toFixed(3);
+}
+
+function row(c: CellComparison): ComparisonRow {
+  return {
+    cell: `${c.mechanism} × ${c.workload}`,
+    base: overheadOf(c.base),
+    next: overheadOf(c.next),
+    change: c.change ? `${percentNumber(c.change.value)} pp [${percentNumber(c.change.ciLow)}, ${percentNumber(c.change.ciHigh)}]` : '—',
+    p: c.rankTest ? pValue(c.rankTest.p) : '—',
+    status: c.status,
+    note: c.reason ?? '',
+  };
+}
+
+function rows(comparison: Comparison): ComparisonRow[] {
+  return comparison.cells.map(row);
+}
+
+const cellsOf = (r: ComparisonRow) => [r.cell, r.base, r.next, r.change, r.p, r.status, r.note];
+
+function describeRun(label: string, c: Comparison['base']): string {
+  const env = c.environment;
+  return `${label}: ${env.kernelRelease} on ${env.hostname}, hookbench ${env.hookbench.version}, started ${c.startedAt}`;
+}
+
+/** What changed between the runs, then the one-line answer: the lines every output opens with. */
+function comparisonHeadline(comparison: Comparison): string[] {
+  const counts = new Map<ChangeStatus, number>();
+  for (const c of comparison.cells) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
+  const regressed = comparison.cells.filter((c) => c.status === 'regressed').map((c) => `${c.mechanism} × ${c.workload}`);
+  const context = comparison.contextChanges.length
+    ? [`Different contexts, read the changes with that in mind: ${comparison.contextChanges.join('; ')}`]
+    : ['Same kernel, machine and hookbench version.'];
+  const answer = regressed.length
+    ? `REGRESSED beyond the ±${comparison.noise} pp noise allowance: ${regressed.join(', ')}`
+    : `No confident regression (a change counts only when its whole CI clears ±${comparison.noise} pp).`;
+  return [
+    describeRun('BASE', comparison.base),
+    describeRun('NEW', comparison.next),
+    ...context,
+    [...counts.entries()].map(([status, n]) => `${n} ${status}`).join(', '),
+    answer,
+  ];
+}
+
+const STATUS_ANSI: Partial<Record<ChangeStatus, Parameters<typeof ansi>[0]>> = { regressed: 'red', improved: 'green', 'not comparable': 'grey' };
+
+export function comparisonTable(comparison: Comparison, colour: boolean): string {
+  const columns: TextColumn[] = HEADERS.map((header, i) => ({ header, align: i >= 1 && i <= 4 ? 'right' : 'left' }));
+  const data = rows(comparison);
+  const colourer = colour
+    ? (text: string, r: number, column: number) => {
+        const hue = STATUS_ANSI[data[r].status];
+        return column === 5 && hue ? ansi(hue, text) : text;
+      }
+    : undefined;
+  return [...comparisonHeadline(comparison), '', textTable(columns, data.map(cellsOf), colourer)].join('\n');
+}
+
+const METHOD =
+  'Change = median of NEW per-round overheads − median of BASE per-round overheads, in percentage points, with a percentile-bootstrap CI ' +
+  '(each side resampled independently, seeded). "regressed" / "improved" only when the whole CI lies beyond the noise allowance; ' +
+  'the rank test is a two-sided Mann-Whitney U test on the per-round overheads (exact without ties up to 40 rounds in all, normal approximation otherwise).';
+
+export function comparisonMarkdown(comparison: Comparison, chartImage: string | null): string {
+  const sections = [
+    '# hookbench compare',
+    comparisonHeadline(comparison).map((line) => `- ${line}`).join('\n'),
+    markdownTable(HEADERS, rows(comparison).map(cellsOf)),
+    METHOD,
+    ...(chartImage ? [`![Change in overhead](${chartImage})`] : []),
+  ];
+  return `${sections.join('\n\n')}\n`;
+}
+
+export function comparisonChart(comparison: Comparison): Chart | null {
+  const spec = changeChart(comparison);
+  return spec ? { name: 'compare', title: 'Change in overhead, BASE → NEW', spec } : null;
+}
+
+/** Figures never wrap inside; a called change is in bold. */
+function htmlCells(r: ComparisonRow): string[] {
+  const [cell, base, next, change, p, status, note] = cellsOf(r).map(escapeHtml);
+  const called = r.status === 'regressed' || r.status === 'improved';
+  return [
+    `<span class="cell">${cell}</span>`,
+    ...[base, next, change, p].map((figure) => `<span class="num">${figure}</span>`),
+    called ? `<strong>${status}</strong>` : status,
+    `<span class="note">${note}</span>`,
+  ];
+}
+
+export async function comparisonHtml(comparison: Comparison): Promise<string> {
+  const chart = comparisonChart(comparison);
+  const headline = comparisonHeadline(comparison).map((line) => `<p class="lede">${escapeHtml(line)}</p>`).join('\n');
+  const table = htmlTable(HEADERS, rows(comparison).map(htmlCells));
+  const body = [
+    '<h1>hookbench compare</h1>',
+    headline,
+    '<h2>Cells</h2>',
+    table,
+    ...(chart ? ['<h2>Chart</h2>', chartFigure(chart)] : []),
+    `<h2>Method</h2><p>${escapeHtml(METHOD)}</p>`,
+  ].join('\n');
+  return htmlPage({ title: 'hookbench compare', body, charts: chart ? [chart] : [] });
+}

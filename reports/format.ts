@@ -1,0 +1,55 @@
+import type { Estimate } from '../bench/results.js';
+
+/**
+ * Number formatting shared by every report, so a figure reads the same in the terminal, the
+ * Markdown, the HTML and a chart tooltip. Locale-independent on purpose: reports are published.
+ */
+
+const grouped = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+function decimalsFor(magnitude: number): number {
+  if (magnitude >= 100) return 0;
+  if (magnitude >= 10) return 1;
+  return 2;
+}
+
+function signed(text: string, value: number): string {
+  return value > 0 ? `+${text}` : text;
+}
+
+/** A percentage with a sign and a precision that suits its size: "+0.84", "+20.3", "+1,114". */
+export function percentNumber(value: number): string {
+  const magnitude = Math.abs(value);
+  const text = magnitude >= 100 ? grouped.format(value) : value.toFixed(decimalsFor(magnitude));
+  return signed(text, value);
+}
+
+/** "+20.3 %" */
+function percent(value: number): string {
+  return `${percentNumber(value)} %`;
+}
+
+/** "+20.3 % [+18.9, +21.6]": the headline overhead with its 95 % CI. */
+export function percentWithCi(estimate: Estimate): string {
+  return `${percent(estimate.value)} [${percentNumber(estimate.ciLow)}, ${percentNumber(estimate.ciHigh)}]`;
+}
+
+/** Nanoseconds, grouped, with one decimal below 10 ns: "468", "25,500", "5.2". */
+export function nsNumber(value: number): string {
+  return Math.abs(value) < 10 ? value.toFixed(1) : grouped.format(value);
+}
+
+/** "468 ns [401, 530]" */
+export function nsWithCi(estimate: Estimate): string {
+  return `${nsNumber(estimate.value)} ns [${nsNumber(estimate.ciLow)}, ${nsNumber(estimate.ciHigh)}]`;
+}
+
+/** Three significant digits, grouped from 1,000 up: "1.00", "0.000412", "12,300". */
+export function significant(value: number, digits = 3): string {
+  return Math.abs(value) >= 10 ** digits ? grouped.format(value) : value.toPrecision(digits);
+}
+
+/** Events per op as printed in tables: two decimals, which is what the 0.99 validity bar needs. */
+export function eventsPerOp(value: number): string {
+  return value.toFixed(2);
+}
