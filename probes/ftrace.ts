@@ -20,6 +20,9 @@ export const ftrace: Mechanism<InstanceHandle> = {
     try {
       return await attachInstance(ctx.journal, ctx.tag, [
         ['set_ftrace_filter', fn],
+        // The function tracer has its own pid scope (set_event_pid covers trace events only).
+        ['options/function-fork', '1'],
+        ['set_ftrace_pid', String(process.pid)],
         ['current_tracer', 'function'],
       ]);
     } catch (err) {

@@ -8,7 +8,8 @@ import { buildWorkloads, workloadArgv, type BuiltWorkloads } from '../workloads/
 import { BPF_STATS_SYSCTL } from '../probes/bpfStats.js';
 import { hookTargetFor } from '../probes/hookpoints.js';
 import { Journal } from '../probes/journal.js';
-import { hookbenchDynamicEvents, hookbenchInstances } from '../probes/tracefs.js';
+import { hookbenchDynamicEvents, hookbenchInstances, TRACEFS } from '../probes/tracefs.js';
+import { releaseIdleInstances } from '../probes/tracefsProbe.js';
 import type { AnyMechanism, AttachContext, ProbeCount, Support } from '../probes/types.js';
 
 /** Shared by the mechanism test files: real workloads, a private journal, and the leftover check. */
@@ -64,7 +65,17 @@ export async function bpftraceChildrenGone(ms: number): Promise<void> {
 
 export const bpfStatsValue = (): string => readFileSync(BPF_STATS_SYSCTL, 'utf8').trim();
 
+/**
+ * Detach leaves a run's tracefs instances idle for reuse: every event off and no tracer. Then the
+ * run's end (here: releaseIdleInstances) removes them, and nothing at all is left.
+ */
 export function expectNothingLeft(ctx: AttachContext, statsBefore: string): void {
+  for (const name of leftovers().instances) {
+    const dir = join(TRACEFS, 'instances', name);
+    expect(readFileSync(join(dir, 'events/enable'), 'utf8').trim(), `${name} idle`).toBe('0');
+    expect(readFileSync(join(dir, 'current_tracer'), 'utf8').trim(), `${name} idle`).toBe('nop');
+  }
+  releaseIdleInstances(ctx.journal);
   expect(leftovers()).toEqual({ instances: [], dynamicEvents: [], bpftrace: [] });
   expect(ctx.journal.pendingWithIds).toEqual([]);
   expect(bpfStatsValue()).toBe(statsBefore);
