@@ -1,7 +1,6 @@
-import type { Cell, Results } from '../bench/results.js';
-import { hasOverhead } from './model.js';
+import type { Cell, Estimate, Results } from '../bench/results.js';
 import { mannWhitney, medianDifferenceCi, type RankTest } from './compareStats.js';
-import type { Estimate } from '../bench/results.js';
+import { hasOverhead } from './model.js';
 
 /**
  * BASE vs NEW, cell by cell (same mechanism and workload): how the median overhead moved, with a

@@ -31,12 +31,12 @@ ${raw.length ? `<p class="lede">Raw data beside this report: ${raw.join(' · ')}
 function verdictTable(results: readonly Results[]): string {
   const several = results.length > 1;
   const rows = cellViews(results).map(summaryRow);
-  const headers = ['cell', ...(several ? ['kernel'] : []), 'verdict', 'median overhead [95 % CI]', 'ns per event [95 % CI]', 'events/op', 'rounds', 'CI half-width', 'note'];
+  const headers = ['cell', ...(several ? ['kernel'] : []), 'verdict', 'median overhead [95 % CI]', 'ns per event [95 % CI]', 'events/op', 'rounds', 'CI half-width', 'stopped by', 'note'];
   const cells = rows.map((r) => [
     `<span class="cell">${escapeHtml(r.cell)}</span>`,
     ...(several ? [`<span class="cell">${escapeHtml(r.kernel)}</span>`] : []),
     verdictBadge(r.verdict),
-    ...[r.overhead, r.nsPerEvent, r.eventsPerOp, r.rounds, r.halfWidth].map((figure) => `<span class="num">${escapeHtml(figure)}</span>`),
+    ...[r.overhead, r.nsPerEvent, r.eventsPerOp, r.rounds, r.halfWidth, r.stop].map((figure) => `<span class="num">${escapeHtml(figure)}</span>`),
     `<span class="note">${escapeHtml(r.note)}</span>`,
   ]);
   return `<h2 id="verdicts">Verdicts</h2>\n${htmlTable(headers, cells)}`;

@@ -52,13 +52,12 @@ function pngZoom(svg: string): number {
   return pixels > 0 ? Math.min(1.5, Math.sqrt(MAX_PNG_PIXELS / pixels)) : 1.5;
 }
 
+/** The system's fonts, DejaVu Sans (Debian: fonts-dejavu-core) first: without a font, text vanishes from PNGs. */
+export const PNG_FONTS = { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' };
+
 /** Rasterised on libuv's thread pool, so the next chart's layout proceeds meanwhile. */
 export async function svgToPng(svg: string): Promise<Buffer> {
-  const image = await renderAsync(svg, {
-    fitTo: { mode: 'zoom', value: pngZoom(svg) },
-    background: 'white',
-    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
-  });
+  const image = await renderAsync(svg, { fitTo: { mode: 'zoom', value: pngZoom(svg) }, background: 'white', font: PNG_FONTS });
   return image.asPng();
 }
 

@@ -16,6 +16,8 @@ export interface SummaryRow {
   rounds: string;
   /** "±0.84 pp" */
   halfWidth: string;
+  /** Why measuring stopped: precision, decided, max-rounds, max-time, invalid, interrupted. */
+  stop: string;
   verdict: string;
   note: string;
 }
@@ -45,6 +47,7 @@ export function summaryRow(view: CellView): SummaryRow {
     eventsPerOp: stats ? eventsPerOp(stats.eventsPerOp.median) : NONE,
     rounds: String(view.cell.rounds.length),
     halfWidth: stats ? `±${stats.ciHalfWidth.toFixed(2)} pp` : NONE,
+    stop: view.cell.stats?.stopReason ?? NONE,
     verdict: view.verdict,
     note: notes(view),
   };

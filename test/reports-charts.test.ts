@@ -1,11 +1,14 @@
 import { describe, expect, test } from 'vitest';
 import type { Results } from '../bench/results.js';
+import { changeChart } from '../reports/charts/change.js';
 import { buildCharts, CHART_BUILDERS, chartInput } from '../reports/charts/index.js';
 import { VERDICT_COLOURS } from '../reports/charts/theme.js';
 import type { Chart } from '../reports/charts/types.js';
+import { compareResults } from '../reports/compare.js';
 import { percentWithCi } from '../reports/format.js';
 import { cellViews } from '../reports/model.js';
-import { svgToPng } from '../reports/render.js';
+import { Resvg } from '@resvg/resvg-js';
+import { PNG_FONTS, svgToPng } from '../reports/render.js';
 import { renderScene } from './fixtures/reports-scene.js';
 import { syntheticResults } from './fixtures/reports-synthetic.js';
 
@@ -55,6 +58,14 @@ describe('every chart', () => {
   });
 });
 
+test('PNG text is drawn: the fonts charts name are installed (Debian: fonts-dejavu-core)', () => {
+  const text = '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="40"><text x="4" y="28" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="20">overhead</text></svg>';
+  const pixels = new Resvg(text, { font: PNG_FONTS }).render().pixels;
+  let inked = 0;
+  for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) inked++;
+  expect(inked).toBeGreaterThan(200);
+});
+
 describe('overhead chart', () => {
   test('one bar per measured cell at its median, coloured by verdict, with its CI as an error bar', async () => {
     const scene = await renderScene(chart([single], 'overhead').spec);
@@ -86,6 +97,16 @@ describe('overhead chart', () => {
     const budgetRules = scene.marks('rule').filter((r) => r.name === BUDGET_RULES);
     expect(budgetRules.length).toBe(single.options.workloads.length);
     for (const rule of budgetRules) expect(rule.x).toBeCloseTo(x(5), 6);
+  });
+
+  test('a run where nothing could be measured: only reasons, drawn without warnings', async () => {
+    const nothing = syntheticResults({ mechanisms: ['kprobe'], workloads: ['mprotect', 'null'], force: { 'kprobe×mprotect': 'UNSUPPORTED', 'kprobe×null': 'UNSUPPORTED' } });
+    const charts = buildCharts([nothing]);
+    expect(charts.map((c) => c.name)).toEqual(['overhead', 'collateral']);
+    const scene = await renderScene(charts[0].spec);
+    expect(scene.warnings).toEqual([]);
+    expect(scene.marks('rect').filter((b) => b.name === BARS)).toEqual([]);
+    expect(scene.marks('text').map((t) => t.text)).toEqual(['UNSUPPORTED: CONFIG_KPROBES is not set (synthetic)', 'UNSUPPORTED: CONFIG_KPROBES is not set (synthetic)']);
   });
 
   test('a symmetric-log axis only when overheads reach the hundreds', () => {
@@ -125,7 +146,7 @@ describe('rounds chart', () => {
     expect(points.some((p) => String(p.datum.cell).startsWith('bpftrace × open'))).toBe(false);
     const one = cells[0];
     const probed = points.filter((p) => p.datum.cell === `${one.mechanism} × ${one.workload}` && p.datum.arm === 'probed' && p.datum.round === 3);
-    expect(probed[0].datum.nsPerOp).toBe(one.rounds[3].probed.nsPerOp);
+    expect(probed[0].datum.nsPerOp).toBeCloseTo(one.rounds[3].probed.nsPerOp, 1);
   });
 });
 
@@ -160,5 +181,23 @@ describe('perf chart', () => {
     const view = cellViews([single]).find((v) => v.measured)!;
     const bar = scene.marks('rect').find((b) => b.datum.cell === view.name && b.datum.counter === 'task-clock, CPU ns')!;
     expect(bar.datum.delta).toBeCloseTo(view.measured!.perfDeltaPerOp['task-clock']! * 1e6, 6);
+  });
+});
+
+describe('compare chart', () => {
+  test('a point with its CI per comparable cell, over the ± noise band', async () => {
+    const comparison = compareResults(single, syntheticResults({ shiftPp: 10 }), { noise: 1, seed: 7, resamples: 1000, confidence: 0.95 });
+    const spec = changeChart(comparison)!;
+    const scene = await renderScene(spec);
+    expect(scene.warnings).toEqual([]);
+    const comparable = comparison.cells.filter((c) => c.change);
+    const points = scene.marks('symbol');
+    expect(points.map((p) => p.datum.cell).sort()).toEqual(comparable.map((c) => `${c.mechanism} × ${c.workload}`).sort());
+    const tracepoint = points.find((p) => p.datum.cell === 'tracepoint × mprotect')!;
+    expect(tracepoint.datum.status).toBe('regressed');
+    const x = scene.view.scale('x') as unknown as (v: number) => number;
+    expect(scene.marks('rect')).toHaveLength(1);
+    const band = scene.marks('rect')[0];
+    expect([band.x, band.x2].sort((a, b) => a! - b!)).toEqual([x(-1), x(1)]);
   });
 });

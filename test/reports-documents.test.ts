@@ -2,9 +2,11 @@ import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { buildCharts } from '../reports/charts/index.js';
 import { resultsCsv } from '../reports/csv.js';
 import { nsWithCi, percentWithCi } from '../reports/format.js';
 import { writeReports } from '../reports/index.js';
+import { reportHtml } from '../reports/html.js';
 import { summaryMarkdown } from '../reports/markdown.js';
 import { cellTable } from '../reports/table.js';
 import { syntheticResults } from './fixtures/reports-synthetic.js';
@@ -82,6 +84,21 @@ describe('terminal table', () => {
 
   test('a kernel column for a matrix', () => {
     expect(cellTable(matrix, { colour: false }).split('\n')[0]).toMatch(/^cell\s+kernel\s+overhead/);
+  });
+});
+
+describe('report.html size', () => {
+  test('40 measured cells of 200 rounds each stay under 3 MB', async () => {
+    const big = syntheticResults({
+      mechanisms: ['tracepoint', 'raw_syscalls', 'bpftrace', 'audit', 'audit-noauditd', 'ftrace', 'kprobe', 'fentry'],
+      workloads: ['mprotect', 'null', 'open', 'execve', 'read'],
+      rounds: 200,
+      force: {},
+      resamples: 200,
+    });
+    expect(big.cells.filter((c) => c.stats)).toHaveLength(40);
+    const html = await reportHtml([big], buildCharts([big]), { jsonFiles: ['results.json'], csvFile: 'results.csv', markdownFile: 'summary.md', chartFiles: new Map() });
+    expect(Buffer.byteLength(html)).toBeLessThan(3 * 1024 * 1024);
   });
 });
 

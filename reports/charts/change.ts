@@ -34,6 +34,7 @@ export function changeChart(comparison: Comparison): TopLevelSpec | null {
     { field: 'p', title: 'Mann-Whitney p' },
   ];
   const noise = comparison.noise;
+  const once = [{ aggregate: [{ op: 'count' as const, as: 'cells' }] }];
   return {
     $schema: SCHEMA_URL,
     title: { text: 'Change in overhead, BASE → NEW', subtitle: `Median overhead change with ${Math.round(comparison.confidence * 100)} % bootstrap CI; grey band: ±${noise} pp noise allowance` },
@@ -42,8 +43,9 @@ export function changeChart(comparison: Comparison): TopLevelSpec | null {
     width: 520,
     height: { step: 26 },
     layer: [
-      { mark: { type: 'rect', color: '#e6e6e6' }, encoding: { x: { datum: -noise, ...x }, x2: { datum: noise } } },
-      { mark: { type: 'rule', color: '#555555' }, encoding: { x: { datum: 0, ...x } } },
+      // The band and the zero line once, not once per cell.
+      { transform: once, mark: { type: 'rect', color: '#e6e6e6' }, encoding: { x: { datum: -noise, ...x }, x2: { datum: noise } } },
+      { transform: once, mark: { type: 'rule', color: '#555555' }, encoding: { x: { datum: 0, ...x } } },
       { mark: { type: 'rule', size: 2 }, encoding: { y, x: { field: 'ciLow', ...x }, x2: { field: 'ciHigh' }, color: { field: 'status', type: 'nominal', title: null, scale: { domain: statuses, range: statuses.map((s) => STATUS_COLOURS[s]) } }, tooltip } },
       { mark: { type: 'point', filled: true, size: 80, opacity: 1 }, encoding: { y, x: { field: 'change', ...x }, color: { field: 'status', type: 'nominal' }, tooltip } },
     ],

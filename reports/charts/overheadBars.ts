@@ -41,6 +41,10 @@ export function overheadBars(cells: readonly CellView[], options: OverheadBarsOp
   const barVerdicts = cells.filter((c) => c.measured).map((c) => c.verdict);
   const color = { field: 'verdict', type: 'nominal' as const, title: 'verdict', scale: verdictScale(barVerdicts) };
   const tooltip = OVERHEAD_TOOLTIP.map((t) => ({ ...t }));
+  const measuredLayers = [
+    { mark: { type: 'bar' as const, height: { band: 0.7 } }, encoding: { y, x: { ...x, field: 'overhead' }, color, tooltip } },
+    { mark: { type: 'errorbar' as const, ticks: true, color: '#222222' }, encoding: { y, x: { ...x, field: 'ciLow' }, x2: { field: 'ciHigh' }, tooltip } },
+  ];
   return {
     $schema: SCHEMA_URL,
     title: { text: options.title, subtitle: options.subtitle },
@@ -58,14 +62,8 @@ export function overheadBars(cells: readonly CellView[], options: OverheadBarsOp
       width: 560,
       height: { step: 26 },
       layer: [
-        {
-          mark: { type: 'bar', height: { band: 0.7 } },
-          encoding: { y, x: { ...x, field: 'overhead' }, color, tooltip },
-        },
-        {
-          mark: { type: 'errorbar', ticks: true, color: '#222222' },
-          encoding: { y, x: { ...x, field: 'ciLow' }, x2: { field: 'ciHigh' }, tooltip },
-        },
+        // Without a single measured cell, bar layers would only have empty extents to warn about.
+        ...(barVerdicts.length ? measuredLayers : []),
         ...options.budgets.map(budgetRule),
         {
           mark: { type: 'text', align: 'left', dx: 4, fontStyle: 'italic', limit: 520, color: '#444444' },

@@ -9,10 +9,9 @@ export const chartsExporter: Exporter = {
   async write({ charts }, outDir) {
     const dir = join(outDir, REPORT_FILES.chartsDir);
     await mkdir(dir, { recursive: true });
-    const written: string[] = [];
-    // One chart at a time keeps memory flat; each chart's PNG still overlaps the next one's layout.
-    for (const chart of charts) written.push(...(await writeChartFiles(chart, dir)));
-    return written;
+    // All at once: each chart's PNG rasterises on the thread pool while the next one is laid out.
+    const written = await Promise.all(charts.map((chart) => writeChartFiles(chart, dir)));
+    return written.flat();
   },
 };
 
