@@ -4,12 +4,15 @@ import { cleanup } from '../probes/cleanup.js';
 import { readJournals } from '../probes/journal.js';
 import { HOOK_TARGETS } from '../probes/hookpoints.js';
 import { MECHANISMS } from '../probes/registry.js';
+import { registerReportCommands } from '../reports/cli.js';
+import { writeReports } from '../reports/index.js';
+import { cellTable } from '../reports/table.js';
 import { formatWorkloadList } from '../workloads/registry.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { InterruptedError, UsageError } from './errors.js';
 import { validateNames } from './planner.js';
 import { assertRoot, assertTools, parseNumber, parseRunOptions, type RawRunOptions } from './options.js';
-import { cellLine, progressPrinter } from './progress.js';
+import { progressPrinter } from './progress.js';
 import type { Results } from './results.js';
 import { runMatrix } from './runner.js';
 import { formatSelfCheck, selfCheck } from './selfcheck.js';
@@ -18,6 +21,9 @@ import { defaultResultsDir, ResultsStore } from './store.js';
 
 /** Errors of other layers that are the user's to fix (bad results file, bad kernel spec): exit 2. */
 const usageErrorNames = new Set(['UsageError', 'VmUsageError', 'ResultsInputError']);
+
+/** Messages quote the user's input, which may hold newlines or terminal escapes: shown escaped, on one line. */
+const escapeControls = (text: string) => text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 export function addRunOptions(cmd: Command): Command {
   return cmd
@@ -59,6 +65,7 @@ async function runCommand(raw: RawRunOptions & { out?: string; resume?: string; 
   await assertRoot();
   const options = parseRunOptions(raw);
   if (raw.resume && raw.out) throw new UsageError('--resume and --out are exclusive: a resumed run writes where it started');
+  if (raw.out === '' || raw.resume === '') throw new UsageError(`--${raw.out === '' ? 'out' : 'resume'} needs a directory`);
   const outDir = raw.resume ?? raw.out ?? defaultResultsDir();
   const mechanisms = raw.resume ? new ResultsStore(outDir).readHeader().options.mechanisms : options.mechanisms;
   await assertTools(mechanisms);
@@ -69,9 +76,11 @@ async function runCommand(raw: RawRunOptions & { out?: string; resume?: string; 
   return exitCodeFor(results.cells.map((c) => c.verdict));
 }
 
+/** Reports beside the results; on stdout the table (or with --json, the results document alone). */
 async function publish(results: Results, outDir: string, json: boolean): Promise<void> {
+  await writeReports([results], outDir);
   if (json) process.stdout.write(`${JSON.stringify(results)}\n`);
-  else process.stdout.write(`\n${results.cells.map(cellLine).join('\n')}\n\nresults: ${outDir}\n`);
+  else process.stdout.write(`\n${cellTable([results], { colour: Boolean(process.stdout.isTTY) })}\n\nresults and report: ${outDir}\n`);
 }
 
 function listText(): string {
@@ -86,7 +95,11 @@ export function buildProgram(): Command {
   const program = new Command('hookbench')
     .description('What does this kernel hook mechanism cost my syscall-heavy workload, and is it within budget?')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      // Commander's usage errors in hookbench's one-line form, its "(Did you mean ...?)" hint included.
+      outputError: (s, write) => write(`hookbench: ${escapeControls(s.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' '))}\n`),
+    });
   addRunOptions(program.command('run').description('measure every mechanism x workload cell against the budget'))
     .option('--out <dir>', 'results directory (default results/<timestamp>-<host>)')
     .option('--resume <dir>', 'continue a killed run in its results directory')
@@ -103,6 +116,7 @@ export function buildProgram(): Command {
       const report = await doctor({ runMs: parseNumber('run-ms', o.runMs, { min: 1, max: 60_000 }), noise: o.noise });
       process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : formatDoctor(report)}\n`);
     });
+  registerReportCommands(program, setExit);
   program
     .command('selfcheck')
     .description('does the harness perturb what it measures? bare shell-loop runs vs harness baseline runs, interleaved')
@@ -151,8 +165,10 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode;
     }
     const e = err as Error;
-    process.stderr.write(`hookbench: ${e.message.split('\n')[0]}\n`);
-    return usageErrorNames.has(e.constructor.name) || err instanceof UsageError ? 2 : 1;
+    const usage = usageErrorNames.has(e.constructor.name) || err instanceof UsageError;
+    // A usage error's newlines are the user's input (kept, escaped); other errors quote a tool's output: its first line.
+    process.stderr.write(`hookbench: ${escapeControls(usage ? e.message : e.message.split('\n')[0]!)}\n`);
+    return usage ? 2 : 1;
   }
 }
 

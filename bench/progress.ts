@@ -5,7 +5,7 @@ import { cellKey } from './store.js';
 const pct = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(1)} %`;
 
 /** One line per finished cell: what a reader of a CI log needs. */
-export function cellLine(cell: Cell): string {
+function cellLine(cell: Cell): string {
   const key = cellKey(cell).padEnd(30);
   const s = cell.stats;
   if (!s || cell.verdict === 'INVALID' || cell.verdict === 'UNSUPPORTED' || cell.verdict === 'ERROR') {

@@ -53,12 +53,17 @@ interface RunContext {
  * attachment is undone before this returns or throws, whatever happened.
  */
 export async function runMatrix(requested: RunOptions, run: RunMatrixOptions): Promise<Results> {
+  const checkAbort = () => {
+    if (run.signal?.aborted) throw new InterruptedError(run.signal.reason as NodeJS.Signals);
+  };
   const store = new ResultsStore(run.outDir);
   const header: RunHeader = run.resume
     ? store.readHeader()
     : { schemaVersion: SCHEMA_VERSION, startedAt: new Date().toISOString(), options: requested, environment: await collectEnvironment() };
   const options = header.options;
   const log = run.resume ? store.readLog() : [];
+  // Ctrl-C reaches the tools collectEnvironment ran too: a header with their failures must not be kept.
+  checkAbort();
   if (!run.resume) store.create(header);
   const journal = new Journal();
   let tags = 0;
@@ -69,9 +74,7 @@ export async function runMatrix(requested: RunOptions, run: RunMatrixOptions): P
     store,
     notes: new Set(),
     nextTag: () => `hookbench-${process.pid}-${++tags}`,
-    checkAbort: () => {
-      if (run.signal?.aborted) throw new InterruptedError(run.signal.reason as NodeJS.Signals);
-    },
+    checkAbort,
     onProgress: run.onProgress ?? (() => {}),
   };
   try {
@@ -88,6 +91,11 @@ export async function runMatrix(requested: RunOptions, run: RunMatrixOptions): P
     };
     store.writeResults(results);
     return results;
+  } catch (err) {
+    // Ctrl-C signals the whole process group: perf, the workload or auditctl die of it first, and
+    // their failure is the interruption, not an error of the run.
+    checkAbort();
+    throw err;
   } finally {
     // Normally empty by now: each probe detaches itself. What is left (an interrupted attach) goes
     // here; what cannot be undone stays journaled for `hookbench cleanup`.
@@ -163,10 +171,10 @@ async function runWorkload(ctx: RunContext, workload: string, iterations: number
 }
 
 /** Attach, run, count, detach: attach and detach happen outside the workload's own timed loop. */
-async function runProbed(ctx: RunContext, m: AnyMechanism, cell: PlannedCell, iterations: number): Promise<RunSample> {
+async function runProbed(ctx: RunContext, m: AnyMechanism, cell: PlannedCell, iterations: number, bpfStats = false): Promise<RunSample> {
   ctx.checkAbort();
   const t0 = performance.now();
-  const handle = await m.attach(hookTargetFor(cell.workload), { journal: ctx.journal, tag: ctx.nextTag() });
+  const handle = await m.attach(hookTargetFor(cell.workload), { journal: ctx.journal, tag: ctx.nextTag(), bpfStats });
   const attachMs = performance.now() - t0;
   const timedDetach = async () => {
     const t1 = performance.now();
@@ -203,7 +211,9 @@ async function measureCell(ctx: RunContext, cell: PlannedCell, index: number, it
   const rounds = [...previous];
   try {
     // One discarded run per arm: first-touch costs (page cache, the probe's first events) stay out.
-    base.warmup = [await runBaseline(ctx, cell, iterations), await runProbed(ctx, m, cell, iterations)];
+    // BPF run-time stats (two clock reads per program run) are on only there, never in a timed round:
+    // the warm-up gives the in-program ns per event.
+    base.warmup = [await runBaseline(ctx, cell, iterations), await runProbed(ctx, m, cell, iterations, true)];
     for (const sample of base.warmup) ctx.store.append({ type: 'warmup', cell, sample });
     const random = seededRandom(ctx.options.seed + index);
     for (;;) {
@@ -216,6 +226,8 @@ async function measureCell(ctx: RunContext, cell: PlannedCell, index: number, it
       if (stop) return finishCell(base, rounds, cellOptions, stop, elapsedS());
     }
   } catch (err) {
+    // Not a finished cell if a signal made it fail (its tools die of Ctrl-C too): resume re-measures it.
+    ctx.checkAbort();
     if (err instanceof InterruptedError) throw err;
     return { ...base, rounds, stats: null, verdict: 'ERROR', reason: (err as Error).message.split('\n')[0]!, elapsedS: elapsedS() };
   }
@@ -235,7 +247,7 @@ function finishCell(
   stopReason: NonNullable<ReturnType<typeof shouldStop>>,
   elapsedS: number,
 ): Cell {
-  const measures = cellStats(rounds, cellOptions);
+  const measures = { ...cellStats(rounds, cellOptions), inProgramNs: base.warmup[1]?.inProgramNs ?? null };
   const { verdict, reason } = decideVerdict(measures, cellOptions);
   return { ...base, rounds, stats: { ...measures, stopReason }, verdict, reason, elapsedS };
 }
