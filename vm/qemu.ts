@@ -1,0 +1,52 @@
+import { HOST_ROOT_TAG, RESULTS_TAG } from './initScript.js';
+
+export const ACCELS = ['kvm', 'tcg'] as const;
+export type Accel = (typeof ACCELS)[number];
+
+export const QEMU_BINARY = 'qemu-system-x86_64';
+
+export interface QemuConfig {
+  accel: Accel;
+  /** A bzImage, or an ELF vmlinux with a PVH entry note. */
+  kernelImage: string;
+  initramfs: string;
+  memoryMiB: number;
+  cpus: number;
+  /** Host directory the guest mounts read-write at GUEST_RESULTS_DIR. */
+  resultsDir: string;
+}
+
+/** qemu's option syntax splits on commas; a literal comma in a value is written twice. */
+const optionValue = (value: string): string => value.replace(/,/g, ',,');
+
+/**
+ * The kernel command line. `loglevel=5` keeps the slow emulated serial port for warnings and worse (a
+ * stuck CPU's backtrace among them). `panic=-1` with -no-reboot turns a panic into qemu exiting, and
+ * `softlockup_panic=1` a guest CPU stuck in the kernel (seen under TCG) into a panic: a clear failure
+ * with its backtrace in half a minute instead of a silent hang until the timeout.
+ */
+export function kernelAppend(accel: Accel): string {
+  return `console=ttyS0 loglevel=5 panic=-1 softlockup_panic=1 hookbench.accel=${accel}`;
+}
+
+/**
+ * The qemu command line. Under TCG `-cpu max` gives the guest every feature TCG emulates; under KVM the
+ * default model, because here `host` and `max` abort on MSR 0x10a (kernel-facts.md).
+ */
+export function qemuArgs(c: QemuConfig): string[] {
+  return [
+    '-accel', c.accel,
+    ...(c.accel === 'tcg' ? ['-cpu', 'max'] : []),
+    '-m', String(c.memoryMiB),
+    '-smp', String(c.cpus),
+    '-nographic',
+    '-nodefaults',
+    '-serial', 'stdio',
+    '-no-reboot',
+    '-kernel', c.kernelImage,
+    '-initrd', c.initramfs,
+    '-append', kernelAppend(c.accel),
+    '-virtfs', `local,path=/,mount_tag=${HOST_ROOT_TAG},security_model=none,readonly=on,multidevs=remap`,
+    '-virtfs', `local,path=${optionValue(c.resultsDir)},mount_tag=${RESULTS_TAG},security_model=none`,
+  ];
+}
