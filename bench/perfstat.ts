@@ -99,6 +99,8 @@ export const WorkloadLineSchema = z.strictObject({
   ops: z.number().int().positive(),
   ns: z.number().int().positive(),
   pid: z.number().int().positive(),
+  /** Multi-syscall workloads (hids-mix): hooked syscalls per op, counted by the workload itself. */
+  mix: z.record(z.string(), z.number().nonnegative()).optional(),
 });
 export type WorkloadLine = z.infer<typeof WorkloadLineSchema>;
 

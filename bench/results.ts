@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ProfileFileSchema } from '../probes/profileSchema.js';
 
 /**
  * The versioned results document: everything a report, a comparison or a skeptical reader needs,
@@ -25,6 +26,8 @@ export const RunSampleSchema = z.object({
   inProgramNs: z.number().nullable().optional(),
   attachMs: z.number().optional(),
   detachMs: z.number().optional(),
+  /** Probed arm of a hook-profile cell: events per hook (their sum is `events`). */
+  eventsPerHook: z.record(z.string(), z.number().int().nonnegative()).optional(),
 });
 export type RunSample = z.infer<typeof RunSampleSchema>;
 
@@ -75,6 +78,8 @@ export const CellSchema = z.object({
   workload: z.string(),
   hookPoint: z.string(),
   expectedEventsPerOp: z.number(),
+  /** Hook-profile cells: events per op each hook must at least see, from the workload's mix. */
+  expectedEventsPerHook: z.record(z.string(), z.number()).optional(),
   /** Iterations per run, from calibration against --run-ms. */
   iterations: z.number().int().nonnegative(),
   warmup: z.array(RunSampleSchema),
@@ -119,6 +124,8 @@ export const RunOptionsSchema = z.object({
   confidence: z.number(),
   bootstrapResamples: z.number().int(),
   seed: z.number().int(),
+  /** Hook profiles whose cells (`<profile>/<realisation>` in `mechanisms`) this run measures. */
+  profiles: z.array(ProfileFileSchema).optional(),
 });
 export type RunOptions = z.infer<typeof RunOptionsSchema>;
 

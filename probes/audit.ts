@@ -31,7 +31,7 @@ export function auditRuleArgs(syscall: SyscallName): string[] {
 
 type Journaled = { id: number; entry: JournalEntry };
 
-interface AuditHandle {
+export interface AuditHandle {
   journal: Journal;
   /** Undone newest first at detach. */
   undo: Journaled[];
@@ -107,14 +107,24 @@ function openLogAtEnd(path: string): AuditHandle['log'] {
   return { path, fd, ino: st.ino, offset: st.size };
 }
 
-/** Keyed SYSCALL records made by the workload or its direct children (the execve workload's forks). */
-function countKeyedRecords(text: string, pid: number): number {
-  const own = new RegExp(` (pid|ppid)=${pid} `);
-  let n = 0;
+/**
+ * Syscall numbers of the keyed SYSCALL records made by the workload or its descendants, in log order.
+ * Descendants are traced through the records themselves: a record whose pid or ppid is a known process
+ * makes its pid known. That follows the build workload's make -> cc -> cc1 chain, because each process
+ * makes a hooked call (its own execve) before its children do.
+ */
+export function workloadRecordSyscalls(text: string, pid: number): number[] {
+  const known = new Set([pid]);
+  const syscalls: number[] = [];
   for (const line of text.split('\n')) {
-    if (line.startsWith('type=SYSCALL') && line.includes(`key="${AUDIT_KEY}"`) && own.test(line)) n++;
+    if (!line.startsWith('type=SYSCALL') || !line.includes(`key="${AUDIT_KEY}"`)) continue;
+    const field = (name: string) => Number(new RegExp(` ${name}=(\\d+) `).exec(line)?.[1] ?? NaN);
+    const [recordPid, parent] = [field('pid'), field('ppid')];
+    if (!known.has(recordPid) && !known.has(parent)) continue;
+    known.add(recordPid);
+    syscalls.push(field('syscall'));
   }
-  return n;
+  return syscalls;
 }
 
 /** Reads from `offset` to the end of an open file descriptor. */
@@ -127,21 +137,22 @@ function readFrom(fd: number, offset: number): string {
 }
 
 /**
- * The workload's records written since attach. The workload has exited, but auditd writes
- * asynchronously: wait until the count has stopped growing. (Polling `auditctl -s` here would add
- * records of its own.) If the user's auditd rotated its log meanwhile, our fd still reads the old file
- * and the new one is read from its start.
+ * The workload's records written since attach, as syscall numbers. The workload has exited, but auditd
+ * writes asynchronously: wait until the count has stopped growing. (Polling `auditctl -s` here would
+ * add records of its own.) If the user's auditd rotated its log meanwhile, our fd still reads the old
+ * file and the new one is read from its start.
  */
-async function countRecords(h: AuditHandle, pid: number): Promise<number> {
-  let last = -1;
+async function readRecords(h: AuditHandle, pid: number): Promise<number[]> {
+  let last: number[] = [];
   let stable = 0;
   for (const start = Date.now(); Date.now() - start < 10_000; ) {
-    let n = countKeyedRecords(readFrom(h.log.fd, h.log.offset), pid);
+    let text = readFrom(h.log.fd, h.log.offset);
     const st = statSync(h.log.path, { throwIfNoEntry: false });
-    if (st && st.ino !== h.log.ino) n += countKeyedRecords(readFileSync(h.log.path, 'utf8'), pid);
-    stable = n === last ? stable + 1 : 0;
-    if (stable >= 5) return n;
-    last = n;
+    if (st && st.ino !== h.log.ino) text += readFileSync(h.log.path, 'utf8');
+    const records = workloadRecordSyscalls(text, pid);
+    stable = records.length === last.length ? stable + 1 : 0;
+    last = records;
+    if (stable >= 5) break;
     await new Promise((r) => setTimeout(r, 20));
   }
   return last;
@@ -155,6 +166,15 @@ function ruleSyscall(choice: RuleChoice, t: HookTarget): SyscallName | null {
 }
 
 async function attachAudit(choice: RuleChoice, t: HookTarget, ctx: AttachContext): Promise<AuditHandle> {
+  const syscall = ruleSyscall(choice, t);
+  return attachAuditRules(syscall ? [syscall] : [], ctx);
+}
+
+/**
+ * auditd running (hookbench's own if none runs), audit enabled and one rule per syscall, every change
+ * journaled first; a failure undoes what was done. Hook profiles attach their whole set through this.
+ */
+export async function attachAuditRules(syscalls: readonly SyscallName[], ctx: AttachContext): Promise<AuditHandle> {
   const before = await auditStatus();
   if (before.enabled === 2) throw new Error('audit configuration is locked (enabled 2): rules cannot be changed until reboot');
   const partial = { journal: ctx.journal, undo: [] as Journaled[] };
@@ -163,8 +183,7 @@ async function attachAudit(choice: RuleChoice, t: HookTarget, ctx: AttachContext
     journalAdd(partial, { kind: 'audit-enabled', previous: before.enabled });
     writeFileSync(everEnabledMarker(), new Date().toISOString());
     await execa('auditctl', ['-e', '1']);
-    const syscall = ruleSyscall(choice, t);
-    if (syscall) {
+    for (const syscall of syscalls) {
       const args = auditRuleArgs(syscall);
       journalAdd(partial, { kind: 'audit-rule', args });
       await execa('auditctl', ['-a', ...args]);
@@ -180,16 +199,24 @@ async function undoNewestFirst(journal: Journal, undo: Journaled[]): Promise<voi
   for (const { id, entry } of [...undo].reverse()) await undoJournaled(journal, id, entry);
 }
 
-async function countAudit(h: AuditHandle, workload: WorkloadProcess): Promise<ProbeCount> {
-  const events = await countRecords(h, workload.pid);
+/** The workload's records per syscall number, and a note when the kernel dropped records. */
+export async function countAuditRecords(h: AuditHandle, workload: WorkloadProcess): Promise<{ bySyscall: Map<number, number>; note?: string }> {
+  const bySyscall = new Map<number, number>();
+  for (const nr of await readRecords(h, workload.pid)) bySyscall.set(nr, (bySyscall.get(nr) ?? 0) + 1);
   // Records the kernel dropped (backlog full) are hooks that fired but never reached the log: the
   // cell then counts fewer events than ops and is INVALID, with this as the reason.
   const lost = (await auditStatus()).lost - h.lostAtAttach;
-  if (lost > 0) return { events, note: `kernel audit lost ${lost} records during the run (backlog limit)` };
-  return { events };
+  if (lost > 0) return { bySyscall, note: `kernel audit lost ${lost} records during the run (backlog limit)` };
+  return { bySyscall };
 }
 
-async function detachAudit(h: AuditHandle): Promise<void> {
+async function countAudit(h: AuditHandle, workload: WorkloadProcess): Promise<ProbeCount> {
+  const { bySyscall, note } = await countAuditRecords(h, workload);
+  const events = [...bySyscall.values()].reduce((a, b) => a + b, 0);
+  return note ? { events, note } : { events };
+}
+
+export async function detachAudit(h: AuditHandle): Promise<void> {
   closeSync(h.log.fd);
   await undoNewestFirst(h.journal, h.undo);
 }

@@ -23,21 +23,56 @@ const COUNT_TIMEOUT_MS = 5_000;
 
 const PROBE_TYPE = /^(tracepoint|rawtracepoint|kprobe|kretprobe|kfunc|kretfunc|lsm)$/;
 const PROBE_TARGET = /^[A-Za-z0-9_:]+$/;
-/** Filters are built from the syscall table's numbers only: `argN == <number>`. */
-const FILTER = /^arg[0-9] == [0-9]+$/;
+/** Filters are built from the syscall table's numbers only: `argN == <number>`, or several joined by `||`. */
+const FILTER = /^arg[0-9] == [0-9]+( \|\| arg[0-9] == [0-9]+)*$/;
+/** Map keys of a hook set (probes/profileRealisations.ts): a hook name, or an argument's value. */
+const KEY_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
 export interface BpftraceProbe {
   type: string;
   target: string;
   filter?: string;
+  /** Count under this map key (a name, or the value of argument N) instead of into one total. */
+  key?: { name: string } | { arg: number };
 }
 
-/** The whole program: nothing but validated names and numbers goes into it. */
-export function countingProgram(probe: BpftraceProbe): string {
+function mapKey(key: NonNullable<BpftraceProbe['key']>): string {
+  if ('arg' in key) {
+    if (!Number.isInteger(key.arg) || key.arg < 0 || key.arg > 9) throw new Error(`refusing bpftrace map key arg${key.arg}`);
+    return `arg${key.arg}`;
+  }
+  if (!KEY_NAME.test(key.name)) throw new Error(`refusing bpftrace map key '${key.name}'`);
+  return `"${key.name}"`;
+}
+
+function probeBlock(probe: BpftraceProbe): string {
   if (!PROBE_TYPE.test(probe.type) || !PROBE_TARGET.test(probe.target)) throw new Error(`refusing bpftrace probe '${probe.type}:${probe.target}'`);
   if (probe.filter !== undefined && !FILTER.test(probe.filter)) throw new Error(`refusing bpftrace filter '${probe.filter}'`);
   const filter = probe.filter === undefined ? '' : `/${probe.filter}/ `;
-  return `BEGIN { printf("${READY}\\n"); } ${probe.type}:${probe.target} ${filter}{ ${MAP} = count(); }`;
+  const map = probe.key === undefined ? MAP : `${MAP}[${mapKey(probe.key)}]`;
+  return `${probe.type}:${probe.target} ${filter}{ ${map} = count(); }`;
+}
+
+/**
+ * bpftrace prints a keyed map no probe has hit yet not at all, so BEGIN puts a sentinel in it, under a
+ * key no probe can use (names never hold '-', syscall numbers are never negative); counting drops it.
+ */
+const SENTINEL = { name: '-', arg: '-1' };
+
+function sentinel(list: readonly BpftraceProbe[]): string {
+  const kinds = new Set(list.map((p) => (p.key === undefined ? 'none' : 'arg' in p.key ? 'arg' : 'name')));
+  if (kinds.size > 1) throw new Error('refusing a bpftrace program whose probes count under different kinds of key');
+  const kind = [...kinds][0];
+  if (kind === 'name') return ` ${MAP}["${SENTINEL.name}"] = count();`;
+  if (kind === 'arg') return ` ${MAP}[${SENTINEL.arg}] = count();`;
+  return '';
+}
+
+/** The whole program: nothing but validated names and numbers goes into it. Several probes: one block each. */
+export function countingProgram(probes: BpftraceProbe | readonly BpftraceProbe[]): string {
+  const list = Array.isArray(probes) ? probes : [probes as BpftraceProbe];
+  if (list.length === 0) throw new Error('bpftrace program without probes');
+  return `BEGIN {${sentinel(list)} printf("${READY}\\n"); } ${list.map(probeBlock).join(' ')}`;
 }
 
 type Message = { type: string; data: unknown };
@@ -181,8 +216,9 @@ async function stop(r: Running): Promise<void> {
  * before it is written and the process right after spawn; resolves once every probe is attached. Any
  * failure undoes both.
  */
-export async function startBpftrace(probe: BpftraceProbe, ctx: AttachContext): Promise<BpftraceHandle> {
+export async function startBpftrace(probe: BpftraceProbe | readonly BpftraceProbe[], ctx: AttachContext): Promise<BpftraceHandle> {
   const program = countingProgram(probe);
+  const probeType = (Array.isArray(probe) ? probe[0] : (probe as BpftraceProbe)).type;
   const stats = ctx.bpfStats === false ? null : enableBpfStats(ctx.journal);
   const started = performance.now();
   const running: Running = { journal: ctx.journal, stats, ...spawnJournaled(program, ctx.journal) };
@@ -199,27 +235,40 @@ export async function startBpftrace(probe: BpftraceProbe, ctx: AttachContext): P
     await messages.next((m) => (m.type === 'printf' && String(m.data).startsWith(READY) ? true : undefined), running.exited, READY_TIMEOUT_MS, 'attach');
   } catch (err) {
     await stop(running);
-    throw new Error(await failureReason(stderr, program, probe.type, (err as Error).message));
+    throw new Error(await failureReason(stderr, program, probeType, (err as Error).message));
   }
   const startupMs = performance.now() - started;
   return { ...running, process: running.process, messages, startupMs, statsAtReady: stats && processProgramStats(child.pid!) };
 }
 
-/** Map total since attach, printed on SIGUSR1; in-program ns per run from the program fds' stats. */
+/** A map dump's value: one total, or counts per key (a keyed map of a hook set). */
+type MapValue = number | Record<string, number>;
+
+function mapValue(data: Record<string, unknown> | null): MapValue | undefined {
+  const value = data?.[MAP];
+  if (typeof value === 'number') return value;
+  if (value && typeof value === 'object' && Object.values(value).every((n) => typeof n === 'number')) return value as Record<string, number>;
+  return undefined;
+}
+
+/**
+ * Map total since attach, printed on SIGUSR1 (a keyed map: its counts per key as perHook, their sum as
+ * events); in-program ns per run from the program fds' stats.
+ */
 export async function countBpftrace(h: BpftraceHandle): Promise<ProbeCount> {
   const reply = h.messages.next(
-    (m) => {
-      const data = m.data as Record<string, unknown> | null;
-      return m.type === 'map' && data && typeof data[MAP] === 'number' ? (data[MAP] as number) : undefined;
-    },
+    (m) => (m.type === 'map' ? mapValue(m.data as Record<string, unknown> | null) : undefined),
     h.exited,
     COUNT_TIMEOUT_MS,
     `${MAP} map dump`,
   );
   h.child.kill('SIGUSR1');
-  const events = await reply;
+  const value = await reply;
   const programNs = h.statsAtReady && inProgramNs(h.statsAtReady, processProgramStats(h.child.pid!));
-  return { events, inProgramNs: programNs, startupMs: h.startupMs };
+  if (typeof value === 'number') return { events: value, inProgramNs: programNs, startupMs: h.startupMs };
+  const perHook = Object.fromEntries(Object.entries(value).filter(([key]) => key !== SENTINEL.name && key !== SENTINEL.arg));
+  const events = Object.values(perHook).reduce((a, b) => a + b, 0);
+  return { events, perHook, inProgramNs: programNs, startupMs: h.startupMs };
 }
 
 export const stopBpftrace = (h: BpftraceHandle): Promise<void> => stop(h);

@@ -32,6 +32,11 @@ export interface ProbeCount {
   note?: string;
   /** Mechanisms run by a tool (bpftrace): ms from its start until every probe was attached, outside any timed run. */
   startupMs?: number;
+  /**
+   * Mechanisms that attach several hooks at once (hook profiles, keyed bpftrace maps): events per hook
+   * (or per map key), whose sum is `events`.
+   */
+  perHook?: Record<string, number>;
 }
 
 /**

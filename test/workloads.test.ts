@@ -10,7 +10,7 @@ import { calibrateIterations, iterationsForDuration, MIN_ITERATIONS } from '../w
 import { formatWorkloadList, WORKLOAD_NAMES, WORKLOADS } from '../workloads/registry.js';
 
 /** Small enough to be quick, large enough to dwarf startup: execve ops cost ~0.7 ms, the rest ~1 us. */
-const SMALL_N: Record<string, number> = { mprotect: 2000, execve: 10, null: 2000, open: 2000 };
+const SMALL_N: Record<string, number> = { mprotect: 2000, execve: 10, null: 2000, open: 2000, 'hids-mix': 10, build: 1 };
 
 const scratch = mkdtempSync(join(tmpdir(), 'hookbench-test-workloads-'));
 let built: BuiltWorkloads;
@@ -29,7 +29,7 @@ function run(argv: readonly string[], env: Record<string, string> = {}) {
 
 describe('registry', () => {
   it('lists the four workloads, each with a source and a hook target', () => {
-    expect(WORKLOAD_NAMES).toEqual(['mprotect', 'execve', 'null', 'open']);
+    expect(WORKLOAD_NAMES).toEqual(['mprotect', 'execve', 'null', 'open', 'hids-mix', 'build']);
     for (const w of WORKLOADS) {
       for (const source of [w.source, ...w.artefacts.map((a) => a.source)]) {
         expect(statSync(join(defaultSourceDir(), source)).isFile()).toBe(true);
@@ -66,7 +66,8 @@ describe('each workload, run for real', () => {
   const badCounts = ['0', '-1', '+5', ' 5', '5 ', '5x', '1e3', '0x10', '05', '', '1000000000001', '99999999999999999999'];
   it.each(WORKLOAD_NAMES)('%s rejects a bad command line with exit 2 and one line', async (name) => {
     const path = built[name].path;
-    const extras = name === 'execve' ? ['a', 'b'] : ['a'];
+    // execve, hids-mix and build take one optional argument (a helper, a directory).
+    const extras = ['execve', 'hids-mix', 'build'].includes(name) ? ['a', 'b'] : ['a'];
     for (const args of [[], ...badCounts.map((c) => [c]), ['5', ...extras]]) {
       const r = await run([path, ...args]);
       expect(r.exitCode, `${name} ${JSON.stringify(args)}`).toBe(2);
@@ -128,8 +129,10 @@ async function straceCount(argv: readonly string[], syscall: string): Promise<nu
 }
 
 describe('each op makes exactly the hooked syscalls probes/hookpoints.ts expects (strace)', () => {
-  // Counting at N and 2N cancels what process startup (ld.so, libc) calls.
-  it.each(Object.values(HOOK_TARGETS))('$workload: $expectedPerOp $syscall per op', async (target) => {
+  // Counting at N and 2N cancels what process startup (ld.so, libc) calls. Multi-syscall workloads
+  // (a mix) are counted with perf in issue6-workloads.test.ts: hids-mix traces a child of its own,
+  // which strace -f cannot share.
+  it.each(Object.values(HOOK_TARGETS).filter((t) => !t.mix))('$workload: $expectedPerOp $syscall per op', async (target) => {
     const n = SMALL_N[target.workload];
     const once = await straceCount(workloadArgv(built, target.workload, n), target.syscall);
     const twice = await straceCount(workloadArgv(built, target.workload, 2 * n), target.syscall);
@@ -214,7 +217,8 @@ describe('calibration', () => {
       asked.push(iterations);
       return { ops: iterations, ns: iterations * 500 };
     }, 200);
-    expect(asked).toEqual([10, 100, 1000, 10_000, 100_000]);
+    // One op first: an op as long as a whole run would be a run of one.
+    expect(asked).toEqual([1, 10, 100, 1000, 10_000, 100_000]);
     expect(n).toBe(400_000);
   });
 

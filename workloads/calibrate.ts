@@ -39,11 +39,13 @@ export function iterationsForDuration(pilot: PilotRun, runMs = DEFAULT_RUN_MS): 
 }
 
 /**
- * Runs pilots of MIN_ITERATIONS, x10, x100, ... ops until one lasts at least PILOT_FRACTION of
- * `runMs`, then scales from that pilot. `runOnce(n)` must run the workload for n ops.
+ * Runs one op first: an op that alone lasts `runMs` (a whole build) makes a run of one op, as no run
+ * can be shorter. Otherwise runs pilots of MIN_ITERATIONS, x10, x100, ... ops until one lasts at least
+ * PILOT_FRACTION of `runMs`, then scales from that pilot. `runOnce(n)` must run the workload for n ops.
  */
 export async function calibrateIterations(runOnce: (iterations: number) => Promise<PilotRun>, runMs = DEFAULT_RUN_MS): Promise<number> {
   assertRunMs(runMs);
+  if ((await runOnce(1)).ns >= runMs * 1e6) return 1;
   const enoughNs = runMs * 1e6 * PILOT_FRACTION;
   for (let n = MIN_ITERATIONS; n <= MAX_PILOT_ITERATIONS; n *= PILOT_GROWTH) {
     const pilot = await runOnce(n);

@@ -52,6 +52,21 @@ export const WORKLOADS: readonly WorkloadSpec[] = [
     description: 'open + close of one file in a private temp directory: one openat per op',
     artefacts: [],
   },
+  {
+    name: 'hids-mix',
+    binary: 'hb-hids-mix',
+    source: 'hids-mix.c',
+    description:
+      "one cycle of the syscalls behind Elkeid's default hooks per op (files, TCP, DNS to its own stub, setsid + execve, prctl, ptrace, memfd, tmpfs mount); prints its mix",
+    artefacts: [{ binary: 'hb-hids-child', source: 'execve-child.c', extraFlags: ['-static'] }],
+  },
+  {
+    name: 'build',
+    binary: 'hb-build',
+    source: 'build-project.c',
+    description: 'one full clean build per op: make -j<CPUs> of a generated 201-source C project (the same bytes every run)',
+    artefacts: [],
+  },
 ];
 
 export const WORKLOAD_NAMES: readonly string[] = WORKLOADS.map((w) => w.name);

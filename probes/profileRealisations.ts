@@ -1,0 +1,374 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { attachAuditRules, audit, countAuditRecords, detachAudit, type AuditHandle } from './audit.js';
+import { countBpftrace, startBpftrace, stopBpftrace, type BpftraceHandle, type BpftraceProbe } from './bpftrace.js';
+import { hookTargetFor, SYSCALL_NUMBERS_X86_64, type SyscallName } from './hookpoints.js';
+import { kprobe } from './kprobe.js';
+import { assertSyscall, kernelFunction, syscallNumber } from './symbols.js';
+import { ensureTracefs, readTracefs, TRACEFS, writeTracefs } from './tracefs.js';
+import { attachInstance, detachInstance, type DynamicEventHandle, type InstanceHandle } from './tracefsProbe.js';
+import type { AttachContext, Mechanism, Support, WorkloadProcess } from './types.js';
+
+/**
+ * How each mechanism family attaches a whole hook set at once, the way an agent does: one tracefs
+ * instance with every syscall event, one raw sys_enter/sys_exit filter listing every id, one audit rule
+ * per syscall, one bpftrace program with a probe per hook. Where the kernel runs one callback per
+ * attachment on every syscall (syscall tracepoints and raw_syscalls register one per ring buffer), a set
+ * of single-hook attachments would multiply the collateral cost an agent pays once; hence shared
+ * attachments, and per-hook counts read from what they recorded.
+ */
+
+/** A hook as this kernel offers it at one layer: the syscalls it has, or the kernel function. */
+export interface ResolvedHook {
+  name: string;
+  syscalls: readonly SyscallName[];
+  kernelFunction: string;
+}
+
+export type Layer = 'syscall' | 'function';
+
+export interface SetCount {
+  events: number;
+  perHook: Record<string, number>;
+  note?: string;
+  inProgramNs?: number | null;
+  startupMs?: number;
+}
+
+export interface Realisation<H> {
+  readonly name: string;
+  readonly family: Mechanism['family'];
+  readonly layer: Layer;
+  /** Events one hooked call gives: 2 for raw sys_enter + sys_exit, else 1. */
+  readonly eventsPerCall: number;
+  readonly summary: string;
+  /** Why this realisation cannot hook a syscall the kernel has (its tool does not know it), or null. */
+  syscallRefused?(syscall: SyscallName): Promise<string | null>;
+  describe(hooks: readonly ResolvedHook[]): string;
+  detect(ctx: AttachContext, attachAll: () => Promise<Support>): Promise<Support>;
+  attach(hooks: readonly ResolvedHook[], ctx: AttachContext): Promise<H>;
+  count(handle: H, workload: WorkloadProcess): Promise<SetCount>;
+  detach(handle: H): Promise<void>;
+}
+
+/** Syscalls this kernel implements: exactly those with a syscall tracepoint (sys_ni stubs have none). */
+export async function kernelHasSyscall(syscall: SyscallName): Promise<boolean> {
+  await ensureTracefs();
+  return existsSync(join(TRACEFS, 'events', 'syscalls', `sys_enter_${assertSyscall(syscall)}`));
+}
+
+/** The kernel function, when this kernel lists it; null otherwise. */
+export function kernelHasFunction(name: string): boolean {
+  try {
+    kernelFunction(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const allSyscalls = (hooks: readonly ResolvedHook[]) => hooks.flatMap((h) => h.syscalls);
+
+/** The hook each syscall belongs to (a syscall belongs to one hook of a set: checked when a profile is made). */
+function hookOfSyscall(hooks: readonly ResolvedHook[]): Map<string, string> {
+  return new Map(hooks.flatMap((h) => h.syscalls.map((s) => [s, h.name] as const)));
+}
+
+const SYSCALL_NAMES_BY_NUMBER = new Map<number, SyscallName>(
+  Object.entries(SYSCALL_NUMBERS_X86_64).map(([name, nr]) => [nr, name as SyscallName]),
+);
+
+function emptyCounts(hooks: readonly ResolvedHook[]): Record<string, number> {
+  return Object.fromEntries(hooks.map((h) => [h.name, 0]));
+}
+
+const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+// ---- tracefs: one private instance, per-hook counts parsed from its ring buffer ----
+
+/**
+ * Per CPU. Large enough that a build's ~60,000 openat records (x2 with raw sys_exit) never overrun, so
+ * the per-hook breakdown is whole; an overrun is reported, never hidden.
+ */
+const SET_BUFFER_KB = '16384';
+
+interface TracefsSetHandle {
+  instance: InstanceHandle;
+  hooks: readonly ResolvedHook[];
+  /** The instance's buffer size before attach, restored at detach. */
+  bufferKb: string;
+}
+
+async function attachTracefsSet(hooks: readonly ResolvedHook[], ctx: AttachContext, writes: [string, string][]): Promise<TracefsSetHandle> {
+  const instance = await attachInstance(ctx.journal, ctx.tag, writes);
+  const bufferFile = join(instance.path, 'buffer_size_kb');
+  // "1408", or "7 (expanded: 1408)" for a buffer not yet used: the size in force is the first number.
+  const bufferKb = /^\d+/.exec(readTracefs(bufferFile))?.[0] ?? SET_BUFFER_KB;
+  try {
+    writeTracefs(bufferFile, SET_BUFFER_KB);
+    // The instance may be a reused one of this run: cleared, it holds only what this attachment records.
+    writeTracefs(join(instance.path, 'trace'), '');
+  } catch (err) {
+    await detachTracefsSet({ instance, hooks, bufferKb });
+    throw err;
+  }
+  return { instance, hooks, bufferKb };
+}
+
+/** Events the ring buffer dropped (overwritten when full), all CPUs. */
+function overrun(path: string): number {
+  const perCpu = join(path, 'per_cpu');
+  return readdirSync(perCpu).reduce((n, cpu) => n + Number(/^overrun: (\d+)/m.exec(readTracefs(join(perCpu, cpu, 'stats')))?.[1] ?? 0), 0);
+}
+
+/**
+ * Counts the instance's records per hook, by the syscall `recordSyscall` reads from a line of `trace`.
+ * Every record is in the buffer unless it overran: then the total is the buffer's own (entries +
+ * overrun), the breakdown covers what is left, and the note says so.
+ */
+function countTracefsSet(h: TracefsSetHandle, recordSyscall: (line: string) => string | undefined): SetCount {
+  const perHook = emptyCounts(h.hooks);
+  const hookOf = hookOfSyscall(h.hooks);
+  for (const line of readTracefs(join(h.instance.path, 'trace')).split('\n')) {
+    if (line.startsWith('#')) continue;
+    const hook = hookOf.get(recordSyscall(line) ?? '');
+    if (hook !== undefined) perHook[hook]! += 1;
+  }
+  const lost = overrun(h.instance.path);
+  if (lost === 0) return { events: sum(perHook), perHook };
+  return { events: sum(perHook) + lost, perHook, note: `ring buffer overran: ${lost} events are missing from the per-hook counts` };
+}
+
+/** Events off first (detachInstance), then the buffer back to its size, unless the instance was removed. */
+async function detachTracefsSet(h: TracefsSetHandle): Promise<void> {
+  detachInstance(h.instance);
+  const bufferFile = join(h.instance.path, 'buffer_size_kb');
+  if (existsSync(bufferFile)) writeTracefs(bufferFile, h.bufferKb);
+}
+
+/** `... 1234.567890: sys_openat(dfd: ...`: the syscall event's print names the syscall. */
+const SYSCALL_EVENT = /\d+\.\d+: sys_([a-z0-9_]+)\(/;
+/** `... 1234.567890: sys_enter: NR 257 (...)` and `sys_exit: NR 257 = 3`. */
+const RAW_EVENT = /\d+\.\d+: sys_(?:enter|exit): NR (\d+) /;
+
+export const tracepointSet: Realisation<TracefsSetHandle> = {
+  name: 'tracepoint',
+  family: 'tracefs',
+  layer: 'syscall',
+  eventsPerCall: 1,
+  summary: 'every hook syscall\'s tracepoint sys_enter_<syscall>, all in one private tracefs instance',
+  describe: (hooks) => `syscalls:sys_enter_{${allSyscalls(hooks).join(',')}} in one tracefs instance`,
+  detect: (_ctx, attachAll) => attachAll(),
+  attach: async (hooks, ctx) =>
+    attachTracefsSet(hooks, ctx, allSyscalls(hooks).map((s) => [`events/syscalls/sys_enter_${assertSyscall(s)}/enable`, '1'])),
+  count: async (h) => countTracefsSet(h, (line) => SYSCALL_EVENT.exec(line)?.[1]),
+  detach: detachTracefsSet,
+};
+
+const idFilter = (hooks: readonly ResolvedHook[]) => allSyscalls(hooks).map((s) => `id == ${syscallNumber(s)}`).join(' || ');
+
+export const rawSyscallsSet: Realisation<TracefsSetHandle> = {
+  name: 'raw-syscalls',
+  family: 'tracefs',
+  layer: 'syscall',
+  eventsPerCall: 2,
+  summary: 'raw_syscalls:sys_enter + sys_exit, one filter listing every hook syscall\'s id (the article\'s choice), one tracefs instance',
+  describe: (hooks) => `raw_syscalls:sys_enter,sys_exit (${allSyscalls(hooks).map((s) => `id == ${SYSCALL_NUMBERS_X86_64[s]}`).join(' || ')})`,
+  detect: (_ctx, attachAll) => attachAll(),
+  // Filters before enabling: no unfiltered event is ever recorded.
+  attach: async (hooks, ctx) =>
+    attachTracefsSet(hooks, ctx, [
+      ['events/raw_syscalls/sys_enter/filter', idFilter(hooks)],
+      ['events/raw_syscalls/sys_exit/filter', idFilter(hooks)],
+      ['events/raw_syscalls/sys_enter/enable', '1'],
+      ['events/raw_syscalls/sys_exit/enable', '1'],
+    ]),
+  count: async (h) =>
+    countTracefsSet(h, (line) => {
+      const nr = RAW_EVENT.exec(line)?.[1];
+      return nr === undefined ? undefined : SYSCALL_NAMES_BY_NUMBER.get(Number(nr));
+    }),
+  detach: detachTracefsSet,
+};
+
+// ---- kprobe: one dynamic event per hook function, each through the kprobe mechanism's own attach ----
+
+interface KprobeSetHandle {
+  perHook: { hook: string; handle: DynamicEventHandle }[];
+}
+
+/** Undoes what was attached, newest first; the first error is rethrown after all were tried. */
+async function detachAllNewestFirst<T>(attached: readonly T[], detachOne: (x: T) => Promise<void>): Promise<void> {
+  let first: unknown;
+  for (const x of [...attached].reverse()) {
+    try {
+      await detachOne(x);
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+export const kprobeSet: Realisation<KprobeSetHandle> = {
+  name: 'kprobe',
+  family: 'tracefs',
+  layer: 'function',
+  eventsPerCall: 1,
+  summary: 'a tracefs kprobe (p:) on every hook\'s kernel function, each in its own private instance',
+  describe: (hooks) => `p:{${hooks.map((h) => h.kernelFunction).join(',')}}`,
+  detect: (_ctx, attachAll) => attachAll(),
+  attach: async (hooks, ctx) => {
+    const attached: KprobeSetHandle['perHook'] = [];
+    try {
+      for (const [i, hook] of hooks.entries()) {
+        // A kprobe instance per function: a kprobe fires only on its function, so separate instances
+        // cost what one would, and each instance's stats are that hook's count.
+        const target = { ...hookTargetFor('mprotect'), kernelFunction: hook.kernelFunction };
+        attached.push({ hook: hook.name, handle: await kprobe.attach(target, { ...ctx, tag: `${ctx.tag}-${i}` }) });
+      }
+    } catch (err) {
+      await detachAllNewestFirst(attached, (a) => kprobe.detach(a.handle));
+      throw err;
+    }
+    return { perHook: attached };
+  },
+  count: async (h) => {
+    const perHook: Record<string, number> = {};
+    for (const { hook, handle } of h.perHook) perHook[hook] = (await kprobe.count(handle, { pid: 0 })).events;
+    return { events: sum(perHook), perHook };
+  },
+  detach: (h) => detachAllNewestFirst(h.perHook, (a) => kprobe.detach(a.handle)),
+};
+
+// ---- audit: one rule per syscall, records counted per syscall ----
+
+interface AuditSetHandle {
+  audit: AuditHandle;
+  hooks: readonly ResolvedHook[];
+}
+
+export const auditSet: Realisation<AuditSetHandle> = {
+  name: 'audit',
+  family: 'audit',
+  layer: 'syscall',
+  eventsPerCall: 1,
+  summary: 'one audit rule (always,exit) per hook syscall, auditd writing the log',
+  // auditctl names syscalls from its own table, which may predate the kernel's (3.0.9: no fchmodat2).
+  syscallRefused: async (syscall) => {
+    const r = await execa('ausyscall', ['x86_64', assertSyscall(syscall)], { reject: false });
+    return r.exitCode === 0 ? null : `auditctl does not know ${syscall} (${r.stderr.trim() || r.stdout.trim() || `ausyscall exit ${r.exitCode}`})`;
+  },
+  describe: (hooks) => `auditctl -a always,exit -F arch=b64 -S <syscall> -k hookbench, for each of ${allSyscalls(hooks).join(',')}`,
+  // Enabling audit is sticky until reboot: detection adds and removes a rule without enabling it.
+  detect: (ctx) => audit.detect(ctx),
+  attach: async (hooks, ctx) => ({ audit: await attachAuditRules(allSyscalls(hooks), ctx), hooks }),
+  count: async (h, workload) => {
+    const { bySyscall, note } = await countAuditRecords(h.audit, workload);
+    const perHook = emptyCounts(h.hooks);
+    const hookOf = hookOfSyscall(h.hooks);
+    for (const [nr, n] of bySyscall) {
+      const hook = hookOf.get(SYSCALL_NAMES_BY_NUMBER.get(nr) ?? '');
+      if (hook !== undefined) perHook[hook]! += n;
+    }
+    return { events: sum(perHook), perHook, ...(note ? { note } : {}) };
+  },
+  detach: (h) => detachAudit(h.audit),
+};
+
+// ---- bpftrace: one program, a probe per hook (or one filtered raw tracepoint), a keyed count map ----
+
+interface BpfSetHandle {
+  bpftrace: BpftraceHandle;
+  /** Map key -> hook. */
+  hookOfKey: Map<string, string>;
+  hooks: readonly ResolvedHook[];
+}
+
+function bpfSet(spec: {
+  name: string;
+  layer: Layer;
+  summary: string;
+  probes(hooks: readonly ResolvedHook[]): { probes: BpftraceProbe[]; hookOfKey: Map<string, string> };
+}): Realisation<BpfSetHandle> {
+  return {
+    name: spec.name,
+    family: 'bpf',
+    layer: spec.layer,
+    eventsPerCall: 1,
+    summary: spec.summary,
+    describe: (hooks) =>
+      spec
+        .probes(hooks)
+        .probes.map((p) => `${p.type}:${p.target}${p.filter ? ` /${p.filter}/` : ''}`)
+        .join(' '),
+    detect: (_ctx, attachAll) => attachAll(),
+    attach: async (hooks, ctx) => {
+      const { probes, hookOfKey } = spec.probes(hooks);
+      return { bpftrace: await startBpftrace(probes, ctx), hookOfKey, hooks };
+    },
+    count: async (h) => {
+      const count = await countBpftrace(h.bpftrace);
+      const perHook = emptyCounts(h.hooks);
+      for (const [key, n] of Object.entries(count.perHook ?? {})) {
+        const hook = h.hookOfKey.get(key);
+        if (hook !== undefined) perHook[hook]! += n;
+      }
+      return { events: sum(perHook), perHook, inProgramNs: count.inProgramNs ?? null, ...(count.startupMs === undefined ? {} : { startupMs: count.startupMs }) };
+    },
+    detach: (h) => stopBpftrace(h.bpftrace),
+  };
+}
+
+export const bpfTracepointSet = bpfSet({
+  name: 'bpf-tracepoint',
+  layer: 'syscall',
+  summary: 'one bpftrace program: a tracepoint probe on every hook syscall\'s sys_enter_<syscall>, counting per hook',
+  probes: (hooks) => ({
+    probes: hooks.flatMap((h) => h.syscalls.map((s) => ({ type: 'tracepoint', target: `syscalls:sys_enter_${assertSyscall(s)}`, key: { name: h.name } }))),
+    hookOfKey: new Map(hooks.map((h) => [h.name, h.name])),
+  }),
+});
+
+export const bpfRawTracepointSet = bpfSet({
+  name: 'bpf-raw-tracepoint',
+  layer: 'syscall',
+  summary: 'one bpftrace program on the raw tracepoint sys_enter, filtered in-program to every hook syscall\'s id, counting per id',
+  probes: (hooks) => ({
+    probes: [
+      {
+        type: 'rawtracepoint',
+        target: 'sys_enter',
+        filter: allSyscalls(hooks).map((s) => `arg1 == ${syscallNumber(s)}`).join(' || '),
+        key: { arg: 1 },
+      },
+    ],
+    hookOfKey: new Map(hooks.flatMap((h) => h.syscalls.map((s) => [String(syscallNumber(s)), h.name] as const))),
+  }),
+});
+
+export const bpfKprobeSet = bpfSet({
+  name: 'bpf-kprobe',
+  layer: 'function',
+  summary: 'one bpftrace program: a kprobe on every hook\'s kernel function, counting per hook',
+  probes: (hooks) => ({
+    probes: hooks.map((h) => ({ type: 'kprobe', target: h.kernelFunction, key: { name: h.name } })),
+    hookOfKey: new Map(hooks.map((h) => [h.name, h.name])),
+  }),
+});
+
+/** Every way a profile can be realised, in the order reports list them. */
+export const REALISATIONS: readonly Realisation<any>[] = [
+  tracepointSet,
+  rawSyscallsSet,
+  kprobeSet,
+  auditSet,
+  bpfTracepointSet,
+  bpfRawTracepointSet,
+  bpfKprobeSet,
+];
+
+export function realisationByName(name: string): Realisation<any> | undefined {
+  return REALISATIONS.find((r) => r.name === name);
+}
