@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { KernelOutcome } from '../vm/comparison.js';
+import { ConsoleLines } from '../vm/consoleLines.js';
 import { writeCpio } from '../vm/cpio.js';
 import { compressionOf, decompress } from '../vm/decompress.js';
 import { VmUsageError } from '../vm/errors.js';
@@ -113,7 +114,7 @@ describe('qemu command line', () => {
   it('boots TCG with -cpu max, no reboot, serial console, both 9p shares', () => {
     const args = qemuArgs({ ...base, accel: 'tcg' });
     const after = (flag: string): string[] => args.flatMap((a, i) => (a === flag ? [args[i + 1]!] : []));
-    expect(after('-accel')).toEqual(['tcg']);
+    expect(after('-accel')).toEqual(['tcg,thread=single']);
     expect(after('-cpu')).toEqual(['max']);
     expect(after('-m')).toEqual(['2048']);
     expect(after('-smp')).toEqual(['2']);
@@ -240,5 +241,15 @@ describe('vm command', () => {
       expect(stderr[0]).toMatch(/^hookbench: .+\n$/);
       expect(stderr[0]!.trimEnd()).not.toContain('\n');
     });
+  });
+});
+
+describe('console lines', () => {
+  it('keeps a UTF-8 character and a line that straddle chunks whole, without escapes or CRs', () => {
+    const bytes = Buffer.from('\x1bc\x1b[?7lSeaBIOS\r\n  kprobe × mprotect  PASS\r\nlast', 'utf8');
+    const cut = bytes.indexOf(Buffer.from('×')) + 1;
+    const lines = new ConsoleLines();
+    const out = [...lines.push(bytes.subarray(0, cut)), ...lines.push(bytes.subarray(cut)), ...lines.end()];
+    expect(out).toEqual(['SeaBIOS', '  kprobe × mprotect  PASS', 'last']);
   });
 });

@@ -30,12 +30,19 @@ export function kernelAppend(accel: Accel): string {
 }
 
 /**
+ * `-accel tcg,thread=single` runs every vCPU on one host thread. Multi-threaded TCG lets one vCPU run
+ * code another has just live-patched (text_poke of jump labels, kprobes, ftrace): Debian's 6.12 died
+ * here of "Oops: int3" in __schedule and 6.1 of a soft lockup while hookbench attached probes.
+ */
+const accelOption = (accel: Accel): string => (accel === 'tcg' ? 'tcg,thread=single' : 'kvm');
+
+/**
  * The qemu command line. Under TCG `-cpu max` gives the guest every feature TCG emulates; under KVM the
  * default model, because here `host` and `max` abort on MSR 0x10a (kernel-facts.md).
  */
 export function qemuArgs(c: QemuConfig): string[] {
   return [
-    '-accel', c.accel,
+    '-accel', accelOption(c.accel),
     ...(c.accel === 'tcg' ? ['-cpu', 'max'] : []),
     '-m', String(c.memoryMiB),
     '-smp', String(c.cpus),

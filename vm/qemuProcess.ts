@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { ConsoleLines } from './consoleLines.js';
 import { QEMU_BINARY } from './qemu.js';
 
 export interface QemuOutcome {
@@ -22,9 +23,6 @@ export interface QemuRunOptions {
   onLine?: (line: string, elapsedS: number) => 'stop' | void;
   tailLines?: number;
 }
-
-/** A console line without carriage returns and the terminal escapes SeaBIOS and the kernel emit. */
-export const printable = (line: string): string => line.replace(/\x1b(\[[0-9;?]*[A-Za-z]|c)/g, '').replace(/\r/g, '');
 
 const HOST_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
@@ -73,7 +71,6 @@ export function runQemu(args: string[], opts: QemuRunOptions): Promise<QemuOutco
     kill();
   }, opts.timeoutS * 1000);
 
-  let partial = '';
   const takeLine = (line: string): void => {
     tail.push(line);
     if (tail.length > tailLines) tail.shift();
@@ -83,11 +80,10 @@ export function runQemu(args: string[], opts: QemuRunOptions): Promise<QemuOutco
       kill();
     }
   };
+  const lines = new ConsoleLines();
   const onData = (chunk: Buffer): void => {
     log.write(chunk);
-    const lines = (partial + chunk.toString('utf8')).split('\n');
-    partial = lines.pop() ?? '';
-    lines.map(printable).forEach(takeLine);
+    lines.push(chunk).forEach(takeLine);
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
@@ -102,7 +98,7 @@ export function runQemu(args: string[], opts: QemuRunOptions): Promise<QemuOutco
     child.once('close', (code) => {
       clearTimeout(timer);
       removeHandlers();
-      if (partial) takeLine(printable(partial));
+      lines.end().forEach(takeLine);
       log.end(() => resolve({ exitCode: code, ...state, tail }));
     });
   });
