@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { z } from 'zod';
 import { EstimateSchema, ResultsSchema, type Results, VerdictSchema } from '../bench/results.js';
 import { cellTable } from '../reports/table.js';
+import { ACCELS } from './qemu.js';
 
 /**
  * The combined document of one `hookbench vm` invocation: what each kernel's VM did (boot time kept
@@ -19,7 +20,7 @@ export const KernelRunSchema = z.object({
   release: z.string().nullable(),
   /** Relative to the comparison's directory. */
   resultsDir: z.string(),
-  accel: z.enum(['kvm', 'tcg']),
+  accel: z.enum(ACCELS),
   memoryMiB: z.number().int(),
   cpus: z.number().int(),
   /** qemu start to guest command start; null if the guest never got there. */
