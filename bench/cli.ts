@@ -5,7 +5,7 @@ import { readJournals } from '../probes/journal.js';
 import { HOOK_TARGETS } from '../probes/hookpoints.js';
 import { MECHANISMS } from '../probes/registry.js';
 import { registerReportCommands } from '../reports/cli.js';
-import { writeReports } from '../reports/index.js';
+import { registerVmCommand } from '../vm/cli.js';
 import { cellTable } from '../reports/table.js';
 import { formatWorkloadList } from '../workloads/registry.js';
 import { doctor, formatDoctor } from './doctor.js';
@@ -61,7 +61,7 @@ async function refuseUnlessAlone(): Promise<void> {
   if (live.length > 0) throw new UsageError(`another hookbench run (pid ${live.map((j) => j.pid).join(', ')}) is measuring on this machine; runs at once would measure each other`);
 }
 
-async function runCommand(raw: RawRunOptions & { out?: string; resume?: string; json?: boolean }): Promise<number> {
+async function runCommand(raw: RawRunOptions & { out?: string; resume?: string; json?: boolean; report?: boolean }): Promise<number> {
   await assertRoot();
   const options = parseRunOptions(raw);
   if (raw.resume && raw.out) throw new UsageError('--resume and --out are exclusive: a resumed run writes where it started');
@@ -72,13 +72,13 @@ async function runCommand(raw: RawRunOptions & { out?: string; resume?: string; 
   await refuseUnlessAlone();
   const controller = abortOnSignals();
   const results = await runMatrix(options, { outDir, resume: Boolean(raw.resume), onProgress: progressPrinter(), signal: controller.signal });
-  await publish(results, outDir, Boolean(raw.json));
+  await publish(results, outDir, Boolean(raw.json), raw.report !== false);
   return exitCodeFor(results.cells.map((c) => c.verdict));
 }
 
-/** Reports beside the results; on stdout the table (or with --json, the results document alone). */
-async function publish(results: Results, outDir: string, json: boolean): Promise<void> {
-  await writeReports([results], outDir);
+/** Reports beside the results (unless --no-report); on stdout the table, or with --json the document alone. */
+async function publish(results: Results, outDir: string, json: boolean, report: boolean): Promise<void> {
+  if (report) await (await import('../reports/index.js')).writeReports([results], outDir);
   if (json) process.stdout.write(`${JSON.stringify(results)}\n`);
   else process.stdout.write(`\n${cellTable([results], { colour: Boolean(process.stdout.isTTY) })}\n\nresults and report: ${outDir}\n`);
 }
@@ -104,6 +104,7 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'results directory (default results/<timestamp>-<host>)')
     .option('--resume <dir>', 'continue a killed run in its results directory')
     .option('--json', 'print the results document on stdout')
+    .option('--no-report', 'write results only, no report.html/summary.md/results.csv/charts (hookbench vm writes them on the host)')
     .action(async (o) => setExit(await runCommand(o)));
   program
     .command('doctor')
@@ -117,6 +118,7 @@ export function buildProgram(): Command {
       process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : formatDoctor(report)}\n`);
     });
   registerReportCommands(program, setExit);
+  registerVmCommand(program, { addRunOptions, setExit });
   program
     .command('selfcheck')
     .description('does the harness perturb what it measures? bare shell-loop runs vs harness baseline runs, interleaved')

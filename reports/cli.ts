@@ -3,14 +3,12 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../bench/errors.js';
 import { compareExitCode, compareResults } from './compare.js';
-import { comparisonChart, comparisonHtml, comparisonMarkdown, comparisonTable } from './compareOutput.js';
-import { writeReports } from './index.js';
 import { loadResults, ResultsInputError, type LoadedResults } from './load.js';
-import { writeChartFiles } from './render.js';
 import { cellTable } from './table.js';
 
 /**
- * `hookbench report` and `hookbench compare`. The command functions return the exit code and
+ * `hookbench report` and `hookbench compare`. The renderers (vega, resvg) load only when a command
+ * needs them: every hookbench start, a VM guest's under emulation included, is spared them. The command functions return the exit code and
  * print through `io`, so tests drive them directly; registerReportCommands wires them to commander.
  */
 
@@ -54,6 +52,7 @@ export async function reportCommand(paths: string[], options: ReportCommandOptio
     const loaded = await Promise.all(paths.map(loadResults));
     const outDir = options.out ?? (loaded.length === 1 ? resultsDir(loaded[0]) : DEFAULT_MATRIX_OUT);
     const results = loaded.map((l) => l.results);
+    const { writeReports } = await import('./index.js');
     const files = await writeReports(results, outDir, { jsonPaths: loaded.map((l) => l.jsonPath) });
     io.out(`${cellTable(results, { colour: io.colour })}\n\nwrote ${files.length} files to ${outDir} (open ${join(outDir, 'report.html')})\n`);
     return 0;
@@ -87,6 +86,8 @@ export async function compareCommand(basePath: string, nextPath: string, options
     const outDir = options.out ?? resultsDir(next);
     const chartsDir = join(outDir, 'charts');
     await mkdir(chartsDir, { recursive: true });
+    const { comparisonChart, comparisonHtml, comparisonMarkdown, comparisonTable } = await import('./compareOutput.js');
+    const { writeChartFiles } = await import('./render.js');
     const chart = comparisonChart(comparison);
     const chartFiles = chart ? await writeChartFiles(chart, chartsDir) : [];
     const written = [join(outDir, 'compare.md'), join(outDir, 'compare.html'), ...chartFiles];

@@ -9,6 +9,7 @@ import { defaultKernelCache } from './debianKernel.js';
 import { VmEnvironmentError, VmRunError, VmUsageError } from './errors.js';
 import { hookbenchGuestCommand } from './guestCommand.js';
 import { GUEST_RESULTS_DIR } from './initScript.js';
+import type { Results } from '../bench/results.js';
 import { parseKernelSpecs, type ResolvedKernel, resolveKernel } from './kernels.js';
 import { runInVm } from './run.js';
 
@@ -65,6 +66,12 @@ function defaultVmDir(now = new Date()): string {
 }
 
 /**
+ * What a VM is for when the user names no mechanism: the function-level hooks a host kernel may lack,
+ * beside the syscall tracepoint as the reference point.
+ */
+export const VM_DEFAULT_MECHANISMS = 'tracepoint,kprobe,kretprobe,ftrace';
+
+/**
  * The hookbench arguments the guest runs. By default `run` with the run options the user typed
  * (validated here, on the host, before anything boots); after `--`, the user's own subcommand.
  * A guest `run` always writes into the results share.
@@ -79,7 +86,9 @@ function guestArgs(cmd: Command, runOptionNames: readonly string[], passThrough:
   parseRunOptions(cmd.opts() as RawRunOptions);
   const values = cmd.opts() as Record<string, string>;
   const forwarded = typed.flatMap((name) => [cmd.options.find((o) => o.attributeName() === name)!.long!, values[name]!]);
-  return ['run', ...forwarded, '--out', GUEST_RESULTS_DIR];
+  if (!typed.includes('mechanisms')) forwarded.push('--mechanisms', VM_DEFAULT_MECHANISMS);
+  // Reports are rendered on the host afterwards: under emulation the renderers would take minutes.
+  return ['run', ...forwarded, '--no-report', '--out', GUEST_RESULTS_DIR];
 }
 
 /** One directory per kernel under the output directory, named after the package or the vmlinuz file. */
@@ -117,6 +126,16 @@ async function runKernel(kernel: ResolvedKernel, dir: string, s: VmSettings, acc
   }
 }
 
+/** Each kernel's report in its own directory, and one across all kernels (with the kernels chart) on top. */
+async function writeKernelReports(outDir: string, outcomes: readonly KernelOutcome[]): Promise<void> {
+  const measured = outcomes.filter((o): o is KernelOutcome & { results: Results } => o.results !== null);
+  if (measured.length === 0) return;
+  const { writeReports } = await import('../reports/index.js');
+  for (const o of measured) await writeReports([o.results], o.dir);
+  if (measured.length > 1) await writeReports(measured.map((o) => o.results), outDir, { jsonPaths: measured.map((o) => join(o.dir, 'results.json')) });
+  log(`reports written (${measured.length > 1 ? `${join(outDir, 'report.html')} across kernels, ` : ''}one per kernel directory)`);
+}
+
 /** The worst outcome decides: 2 (a VM or guest error) over 1 (a cell failed) over 3 (inconclusive) over 0. */
 export function combinedExitCode(outcomes: readonly KernelOutcome[]): number {
   const rank = (code: number | null): number => (code === 0 ? 0 : code === 3 ? 1 : code === 1 ? 2 : 3);
@@ -149,6 +168,7 @@ async function vmCommand(cmd: Command, runOptionNames: readonly string[], passTh
 
   const comparison = buildComparison(settings.outDir, accel.reason, outcomes);
   const path = writeComparison(settings.outDir, comparison);
+  await writeKernelReports(settings.outDir, outcomes);
   const table = comparisonTable(outcomes, process.stdout.isTTY === true);
   process.stdout.write(`\n${kernelLines(comparison).join('\n')}\n${table ? `\n${table}\n` : ''}\ncomparison: ${path}\n`);
   return combinedExitCode(outcomes);
@@ -169,6 +189,7 @@ export function registerVmCommand(program: Command, wiring: VmCommandWiring): Co
     .option('--out <dir>', 'output directory: one results directory per kernel and comparison.json (default results/vm-<timestamp>)');
   const before = new Set(cmd.options.map((opt) => opt.attributeName()));
   wiring.addRunOptions(cmd);
+  cmd.options.find((opt) => opt.long === '--mechanisms')!.default(VM_DEFAULT_MECHANISMS);
   const runOptionNames = cmd.options.map((opt) => opt.attributeName()).filter((name) => !before.has(name));
   cmd.action(async (passThrough: string[]) => {
     try {
