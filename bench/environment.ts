@@ -2,8 +2,8 @@ import { execa } from 'execa';
 import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { hookbenchManifest, repoRoot } from './repo.js';
 import type { Environment } from './results.js';
 
 /**
@@ -169,25 +169,11 @@ async function tools(): Promise<Record<string, string | null>> {
   return { perf, bpftrace, auditctl, node: process.version, cc };
 }
 
-interface Manifest {
-  name?: string;
-  version?: string;
-}
-
-/** hookbench's package.json and its directory, above bench/ in the source tree or dist/bench/ when built. */
-async function findManifest(): Promise<{ root: string; manifest: Manifest } | null> {
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
-    const manifest = await orNull(async () => JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as Manifest);
-    if (manifest?.name === 'hookbench') return { root: dir, manifest };
-    if (path.dirname(dir) === dir) return null;
-  }
-}
-
 async function hookbenchIdentity(): Promise<Environment['hookbench']> {
-  const found = await findManifest();
-  if (found === null) return { version: 'unknown', commit: null };
-  const commit = await firstLineOf('git', ['rev-parse', 'HEAD'], found.root);
-  return { version: found.manifest.version ?? 'unknown', commit: commit && /^[0-9a-f]{40}$/.test(commit) ? commit : null };
+  const root = await orNull(async () => repoRoot());
+  if (root === null) return { version: 'unknown', commit: null };
+  const commit = await firstLineOf('git', ['rev-parse', 'HEAD'], root);
+  return { version: hookbenchManifest().version ?? 'unknown', commit: commit && /^[0-9a-f]{40}$/.test(commit) ? commit : null };
 }
 
 export async function collectEnvironment(): Promise<Environment> {

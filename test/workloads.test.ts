@@ -5,7 +5,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOOK_TARGETS } from '../probes/hookpoints.js';
 import { parseWorkloadLine } from '../bench/perfstat.js';
-import { buildWorkloads, defaultSourceDir, repoRoot, workloadArgv, type BuiltWorkloads } from '../workloads/build.js';
+import { repoRoot } from '../bench/repo.js';
+import { buildWorkloads, defaultSourceDir, workloadArgv, type BuiltWorkloads } from '../workloads/build.js';
 import { calibrateIterations, iterationsForDuration, MIN_ITERATIONS } from '../workloads/calibrate.js';
 import { formatWorkloadList, WORKLOAD_NAMES, WORKLOADS } from '../workloads/registry.js';
 

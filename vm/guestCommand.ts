@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../bench/repo.js';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { VmEnvironmentError } from './errors.js';
 
 /** One argument for /bin/sh, whatever it contains: inside single quotes only `'` itself needs care. */
@@ -16,18 +16,6 @@ export function shellQuote(arg: string): string {
 export function commandScript(argv: readonly string[], cwd: string): string {
   if (argv.length === 0) throw new Error('empty guest command');
   return `cd ${shellQuote(cwd)} || exit 125\nexec ${argv.map(shellQuote).join(' ')}\n`;
-}
-
-/** The checkout this module belongs to, found from its own location (source under vitest, or dist/). */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'hookbench') return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new VmEnvironmentError('cannot find the hookbench checkout above vm/');
-    dir = parent;
-  }
 }
 
 /**

@@ -1,8 +1,8 @@
+import { repoRoot } from '../bench/repo.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { WORKLOADS, type WorkloadSpec } from './registry.js';
 
@@ -12,21 +12,6 @@ export const COMMON_FLAGS: readonly string[] = ['-O2', '-Wall', '-Werror'];
 const SHARED_SOURCES = ['common.c'];
 /** Part of the cache key because every workload includes it. */
 const SHARED_HEADERS = ['common.h'];
-
-/**
- * The repository root: the nearest ancestor of this module holding hookbench's package.json. Walking
- * up works from workloads/build.ts (vitest, tsx) and from dist/workloads/build.js alike.
- */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === 'hookbench') return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find hookbench's package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
 
 export function defaultSourceDir(): string {
   return join(repoRoot(), 'workloads');
