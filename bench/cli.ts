@@ -11,7 +11,7 @@ import { formatWorkloadList } from '../workloads/registry.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { InterruptedError, UsageError } from './errors.js';
 import { validateNames } from './planner.js';
-import { assertRoot, assertTools, parseNumber, parseRunOptions, type RawRunOptions } from './options.js';
+import { addRunOptions, assertRoot, assertTools, parseNumber, parseRunOptions, type RawRunOptions } from './options.js';
 import { progressPrinter } from './progress.js';
 import type { Results } from './results.js';
 import { runMatrix } from './runner.js';
@@ -24,19 +24,6 @@ const usageErrorNames = new Set(['UsageError', 'VmUsageError', 'ResultsInputErro
 
 /** Messages quote the user's input, which may hold newlines or terminal escapes: shown escaped, on one line. */
 const escapeControls = (text: string) => text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-
-export function addRunOptions(cmd: Command): Command {
-  return cmd
-    .option('--mechanisms <list>', 'comma-separated mechanisms (see `hookbench list`)', 'tracepoint,audit')
-    .option('--workloads <list>', 'comma-separated workloads', 'mprotect,null')
-    .option('--budget <pct>', 'overhead budget, %', '5')
-    .option('--precision <pp>', 'target 95 % CI half-width of the median overhead, percentage points', '1')
-    .option('--max-rounds <n>', 'rounds per cell at most', '200')
-    .option('--min-rounds <n>', 'rounds per cell at least', '5')
-    .option('--max-time <s>', 'seconds per cell at most', '60')
-    .option('--run-ms <ms>', 'target duration of one workload run', '200')
-    .option('--seed <n>', 'seed for round order and bootstrap', '1');
-}
 
 /** Ctrl-C and SIGTERM abort the run, which detaches everything; a second signal is not ignored either. */
 function abortOnSignals(): AbortController {
@@ -118,7 +105,7 @@ export function buildProgram(): Command {
       process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : formatDoctor(report)}\n`);
     });
   registerReportCommands(program, setExit);
-  registerVmCommand(program, { addRunOptions, setExit });
+  registerVmCommand(program, { setExit });
   program
     .command('selfcheck')
     .description('does the harness perturb what it measures? bare shell-loop runs vs harness baseline runs, interleaved')

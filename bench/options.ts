@@ -1,8 +1,23 @@
+import type { Command } from 'commander';
 import { execa } from 'execa';
 import { MECHANISMS } from '../probes/registry.js';
 import { UsageError } from './errors.js';
 import { DEFAULT_MECHANISMS, DEFAULT_OPTIONS, DEFAULT_WORKLOADS, validateNames } from './planner.js';
 import type { RunOptions } from './results.js';
+
+/** The options of `hookbench run`, also accepted (and forwarded to the guest) by `hookbench vm`. */
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option('--mechanisms <list>', 'comma-separated mechanisms (see `hookbench list`)', 'tracepoint,audit')
+    .option('--workloads <list>', 'comma-separated workloads', 'mprotect,null')
+    .option('--budget <pct>', 'overhead budget, %', '5')
+    .option('--precision <pp>', 'target 95 % CI half-width of the median overhead, percentage points', '1')
+    .option('--max-rounds <n>', 'rounds per cell at most', '200')
+    .option('--min-rounds <n>', 'rounds per cell at least', '5')
+    .option('--max-time <s>', 'seconds per cell at most', '60')
+    .option('--run-ms <ms>', 'target duration of one workload run', '200')
+    .option('--seed <n>', 'seed for round order and bootstrap', '1');
+}
 
 /** Run options as commander hands them over: strings, still to be validated. */
 export interface RawRunOptions {

@@ -232,7 +232,6 @@ describe('vm command', () => {
       let code: number | null = null;
       const program = new Command('hookbench').exitOverride();
       registerVmCommand(program, {
-        addRunOptions: (cmd) => cmd.option('--workloads <list>', 'workloads', 'mprotect,null'),
         setExit: (c) => (code = c),
       });
       await program.parseAsync(['vm', ...args], { from: 'user' });

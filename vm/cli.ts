@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../bench/errors.js';
-import { assertRoot, parseNumber, parseRunOptions, type RawRunOptions } from '../bench/options.js';
+import { addRunOptions, assertRoot, parseNumber, parseRunOptions, type RawRunOptions } from '../bench/options.js';
 import { ACCEL_CHOICES, type AccelChoice, type AccelDecision, chooseAccel } from './accel.js';
 import { buildComparison, comparisonTable, type KernelOutcome, kernelLines, readKernelResults, writeComparison } from './comparison.js';
 import { defaultKernelCache } from './debianKernel.js';
@@ -15,8 +15,6 @@ import { runInVm } from './run.js';
 
 /** What `hookbench vm` needs from the CLI that registers it. */
 export interface VmCommandWiring {
-  /** The option definitions of `hookbench run`: vm accepts exactly these and forwards them to the guest. */
-  addRunOptions: (cmd: Command) => Command;
   /** Where the command's exit code goes (0/1/3 from the guests' verdicts, 2 for any VM or input error). */
   setExit: (code: number) => void;
 }
@@ -188,7 +186,7 @@ export function registerVmCommand(program: Command, wiring: VmCommandWiring): Co
     .option('--timeout <s>', 'seconds per kernel, boot included, before its guest is killed', '3600')
     .option('--out <dir>', 'output directory: one results directory per kernel and comparison.json (default results/vm-<timestamp>)');
   const before = new Set(cmd.options.map((opt) => opt.attributeName()));
-  wiring.addRunOptions(cmd);
+  addRunOptions(cmd);
   cmd.options.find((opt) => opt.long === '--mechanisms')!.default(VM_DEFAULT_MECHANISMS);
   const runOptionNames = cmd.options.map((opt) => opt.attributeName()).filter((name) => !before.has(name));
   cmd.action(async (passThrough: string[]) => {
