@@ -82,6 +82,8 @@ export const CellSchema = z.object({
   expectedEventsPerHook: z.record(z.string(), z.number()).optional(),
   /** Iterations per run, from calibration against --run-ms. */
   iterations: z.number().int().nonnegative(),
+  /** Ops per probed run where a slow mechanism got fewer than the baseline (overheads are per op). */
+  probedIterations: z.number().int().positive().optional(),
   warmup: z.array(RunSampleSchema),
   rounds: z.array(RoundSchema),
   stats: CellStatsSchema.nullable(),

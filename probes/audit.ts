@@ -107,55 +107,80 @@ function openLogAtEnd(path: string): AuditHandle['log'] {
   return { path, fd, ino: st.ino, offset: st.size };
 }
 
+/** Where reading a log has got to: each poll reads only what auditd appended since the last. */
+interface LogCursor {
+  fd: number;
+  offset: number;
+  /** An incomplete last line, finished by the next read. */
+  partial: string;
+}
+
+function newLines(c: LogCursor): string[] {
+  const size = fstatSync(c.fd).size;
+  if (size <= c.offset) return [];
+  const buf = Buffer.alloc(size - c.offset);
+  readSync(c.fd, buf, 0, buf.length, c.offset);
+  c.offset = size;
+  const lines = (c.partial + buf.toString('utf8')).split('\n');
+  c.partial = lines.pop()!;
+  return lines;
+}
+
 /**
  * Syscall numbers of the keyed SYSCALL records made by the workload or its descendants, in log order.
  * Descendants are traced through the records themselves: a record whose pid or ppid is a known process
  * makes its pid known. That follows the build workload's make -> cc -> cc1 chain, because each process
  * makes a hooked call (its own execve) before its children do.
  */
-export function workloadRecordSyscalls(text: string, pid: number): number[] {
-  const known = new Set([pid]);
-  const syscalls: number[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('type=SYSCALL') || !line.includes(`key="${AUDIT_KEY}"`)) continue;
-    const field = (name: string) => Number(new RegExp(` ${name}=(\\d+) `).exec(line)?.[1] ?? NaN);
-    const [recordPid, parent] = [field('pid'), field('ppid')];
-    if (!known.has(recordPid) && !known.has(parent)) continue;
-    known.add(recordPid);
-    syscalls.push(field('syscall'));
-  }
-  return syscalls;
-}
+const RECORD_FIELDS = { pid: / pid=(\d+) /, ppid: / ppid=(\d+) /, syscall: / syscall=(\d+) / };
 
-/** Reads from `offset` to the end of an open file descriptor. */
-function readFrom(fd: number, offset: number): string {
-  const size = fstatSync(fd).size;
-  if (size <= offset) return '';
-  const buf = Buffer.alloc(size - offset);
-  readSync(fd, buf, 0, buf.length, offset);
-  return buf.toString('utf8');
+class WorkloadRecords {
+  private readonly known: Set<number>;
+  readonly syscalls: number[] = [];
+
+  constructor(pid: number) {
+    this.known = new Set([pid]);
+  }
+
+  add(lines: readonly string[]): void {
+    for (const line of lines) {
+      if (!line.startsWith('type=SYSCALL') || !line.includes(`key="${AUDIT_KEY}"`)) continue;
+      const field = (name: keyof typeof RECORD_FIELDS) => Number(RECORD_FIELDS[name].exec(line)?.[1] ?? NaN);
+      const [recordPid, parent] = [field('pid'), field('ppid')];
+      if (!this.known.has(recordPid) && !this.known.has(parent)) continue;
+      this.known.add(recordPid);
+      this.syscalls.push(field('syscall'));
+    }
+  }
 }
 
 /**
  * The workload's records written since attach, as syscall numbers. The workload has exited, but auditd
  * writes asynchronously: wait until the count has stopped growing. (Polling `auditctl -s` here would
  * add records of its own.) If the user's auditd rotated its log meanwhile, our fd still reads the old
- * file and the new one is read from its start.
+ * file and the new one is followed from its start.
  */
 async function readRecords(h: AuditHandle, pid: number): Promise<number[]> {
-  let last: number[] = [];
-  let stable = 0;
-  for (const start = Date.now(); Date.now() - start < 10_000; ) {
-    let text = readFrom(h.log.fd, h.log.offset);
-    const st = statSync(h.log.path, { throwIfNoEntry: false });
-    if (st && st.ino !== h.log.ino) text += readFileSync(h.log.path, 'utf8');
-    const records = workloadRecordSyscalls(text, pid);
-    stable = records.length === last.length ? stable + 1 : 0;
-    last = records;
-    if (stable >= 5) break;
-    await new Promise((r) => setTimeout(r, 20));
+  const records = new WorkloadRecords(pid);
+  const cursors: LogCursor[] = [{ fd: h.log.fd, offset: h.log.offset, partial: '' }];
+  let rotated: number | null = null;
+  try {
+    let stable = 0;
+    for (const start = Date.now(); stable < 5 && Date.now() - start < 10_000; ) {
+      const before = records.syscalls.length;
+      const st = statSync(h.log.path, { throwIfNoEntry: false });
+      if (rotated === null && st && st.ino !== h.log.ino) {
+        rotated = openSync(h.log.path, 'r');
+        cursors.push({ fd: rotated, offset: 0, partial: '' });
+      }
+      for (const c of cursors) records.add(newLines(c));
+      stable = records.syscalls.length === before ? stable + 1 : 0;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    if (rotated !== null) closeSync(rotated);
   }
-  return last;
+  return records.syscalls;
 }
 
 type RuleChoice = 'target' | 'other' | 'none';
