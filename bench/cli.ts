@@ -25,12 +25,18 @@ const usageErrorNames = new Set(['UsageError', 'VmUsageError', 'ResultsInputErro
 /** Messages quote the user's input, which may hold newlines or terminal escapes: shown escaped, on one line. */
 const escapeControls = (text: string) => text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
+/** The first signal a run received: from then on the process leaves with its exit code. */
+let interruption: InterruptedError | null = null;
+
 /** Ctrl-C and SIGTERM abort the run, which detaches everything; a second signal is not ignored either. */
 function abortOnSignals(): AbortController {
   const controller = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       if (controller.signal.aborted) process.stderr.write(`hookbench: ${signal} again, still detaching...\n`);
+      interruption ??= new InterruptedError(signal);
+      // A signal handled only after main() has returned (it came as the run ended) still sets the exit code.
+      process.exitCode = interruption.exitCode;
       controller.abort(signal);
     });
   }
@@ -60,6 +66,8 @@ async function runCommand(raw: RawRunOptions & { out?: string; resume?: string; 
   const controller = abortOnSignals();
   const results = await runMatrix(options, { outDir, resume: Boolean(raw.resume), onProgress: progressPrinter(), signal: controller.signal });
   await publish(results, outDir, Boolean(raw.json), raw.report !== false);
+  // A signal after the last round: the results are complete, but the user asked to stop and gets 130/143.
+  if (interruption) throw interruption;
   return exitCodeFor(results.cells.map((c) => c.verdict));
 }
 
@@ -101,7 +109,11 @@ export function buildProgram(): Command {
     .option('--run-ms <ms>', 'duration of one noise-check run', '200')
     .action(async (o: { json?: boolean; noise: boolean; runMs: string }) => {
       await assertRoot();
-      const report = await doctor({ runMs: parseNumber('run-ms', o.runMs, { min: 1, max: 60_000 }), noise: o.noise });
+      const runMs = parseNumber('run-ms', o.runMs, { min: 1, max: 60_000 });
+      // doctor attaches every mechanism in turn: a signal waits for it to detach them, then ends it.
+      abortOnSignals();
+      const report = await doctor({ runMs, noise: o.noise });
+      if (interruption) throw interruption;
       process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : formatDoctor(report)}\n`);
     });
   registerReportCommands(program, setExit);

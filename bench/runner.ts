@@ -220,6 +220,8 @@ async function measureCell(ctx: RunContext, cell: PlannedCell, index: number, it
       const round = await measureRound(ctx, m, cell, iterations, rounds.length, random);
       rounds.push(round);
       ctx.store.append({ type: 'round', cell, round });
+      // Checked here too: a signal during a cell's last round would otherwise go unnoticed.
+      ctx.checkAbort();
       const quick = cellStats(rounds, { ...cellOptions, resamples: Math.min(STOP_CHECK_RESAMPLES, cellOptions.resamples) });
       ctx.onProgress({ type: 'round', cell, round: round.index, measures: quick });
       const stop = shouldStop(quick, rounds.length, elapsedS(), cellOptions);

@@ -37,6 +37,15 @@ export function defaultResultsDir(now = new Date()): string {
   return join('results', `${stamp}-${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}`);
 }
 
+/** JSON text, or undefined when it is not JSON (a hand-edited or foreign file): the schema then refuses it. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 export class ResultsStore {
   constructor(readonly dir: string) {}
 
@@ -55,7 +64,7 @@ export class ResultsStore {
   readHeader(): RunHeader {
     const path = join(this.dir, RUN_FILE);
     if (!existsSync(path)) throw new UsageError(`${this.dir} is not a hookbench results directory (no ${RUN_FILE})`);
-    const parsed = RunHeaderSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+    const parsed = RunHeaderSchema.safeParse(parseJson(readFileSync(path, 'utf8')));
     if (!parsed.success) throw new UsageError(`${path} is not a hookbench run header of schema version ${SCHEMA_VERSION}`);
     return parsed.data;
   }

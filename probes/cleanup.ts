@@ -9,9 +9,15 @@ export interface CleanupReport {
   errors: string[];
 }
 
-/** Journals left by runs that are no longer alive (SIGKILL, power loss). */
+/**
+ * Journals left by runs that are no longer alive (SIGKILL, power loss), the last started first: a run
+ * that began beside an earlier one's leftovers journaled those as its "previous" values (a sysctl the
+ * earlier run had set), so only undoing the runs in reverse order restores what was there before both.
+ */
 function deadJournals(dir = JOURNAL_DIR): StoredJournal[] {
-  return readJournals(dir).filter((j) => !j.alive);
+  return readJournals(dir)
+    .filter((j) => !j.alive)
+    .sort((a, b) => Number(b.startTime) - Number(a.startTime));
 }
 
 function describe(entry: StoredJournal['entries'][number]['entry']): string {
@@ -34,9 +40,10 @@ function describe(entry: StoredJournal['entries'][number]['entry']): string {
 }
 
 /**
- * Undoes what dead runs journaled, newest first, then removes hookbench tracefs instances whose
- * owning pid (in the name, `hookbench-<pid>-<n>`) is dead: a run killed between mkdir and its journal
- * write could leave one. Live runs and anything not named hookbench are never touched.
+ * Undoes what dead runs journaled (the newest run first, each newest entry first), then removes
+ * hookbench tracefs instances whose owning pid (in the name, `hookbench-<pid>-<n>`) is dead: a run
+ * killed between mkdir and its journal write could leave one. Live runs and anything not named
+ * hookbench are never touched.
  */
 export async function cleanup(dir = JOURNAL_DIR): Promise<CleanupReport> {
   const report: CleanupReport = { undone: [], errors: [] };
