@@ -1,4 +1,5 @@
 import { HOOK_TARGETS } from '../probes/hookpoints.js';
+import { profileMechanismByName } from '../probes/profiles.js';
 import { MECHANISMS } from '../probes/registry.js';
 import { WORKLOAD_NAMES } from '../workloads/registry.js';
 import { UsageError } from './errors.js';
@@ -29,7 +30,9 @@ export function validateNames(kind: 'mechanism' | 'workload', names: readonly st
   const known = kind === 'mechanism' ? MECHANISMS.map((m) => m.name) : WORKLOAD_NAMES.filter((w) => w in HOOK_TARGETS);
   if (names.length === 0) throw new UsageError(`no ${kind}s given`);
   for (const name of names) {
-    if (!known.includes(name)) throw new UsageError(`unknown ${kind} '${name}' (known: ${known.join(', ')})`);
+    // A hook profile's cell (`elkeid-default/tracepoint`) is a mechanism too.
+    if (known.includes(name) || (kind === 'mechanism' && profileMechanismByName(name))) continue;
+    throw new UsageError(`unknown ${kind} '${name}' (known: ${known.join(', ')}${kind === 'mechanism' ? ', or <profile>/<realisation>' : ''})`);
   }
   return [...new Set(names)];
 }
@@ -40,7 +43,8 @@ export function validateNames(kind: 'mechanism' | 'workload', names: readonly st
  * every later task an audit context until reboot, which would tax every later cell's baseline.
  */
 export function planCells(options: Pick<RunOptions, 'mechanisms' | 'workloads'>): PlannedCell[] {
-  const chosen = MECHANISMS.filter((m) => options.mechanisms.includes(m.name));
+  const profileCells = options.mechanisms.flatMap((name) => profileMechanismByName(name) ?? []);
+  const chosen = [...MECHANISMS.filter((m) => options.mechanisms.includes(m.name)), ...profileCells];
   const cells = (family: (f: string) => boolean) =>
     options.workloads.flatMap((workload) => chosen.filter((m) => family(m.family)).map((m) => ({ mechanism: m.name, workload })));
   return [...cells((f) => f !== 'audit'), ...cells((f) => f === 'audit')];

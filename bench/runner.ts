@@ -1,6 +1,7 @@
 import { auditEnabledSinceBoot } from '../probes/audit.js';
 import { hookTargetFor } from '../probes/hookpoints.js';
 import { Journal } from '../probes/journal.js';
+import { isProfileMechanism } from '../probes/profiles.js';
 import { mechanismByName } from '../probes/registry.js';
 import type { AnyMechanism, Support } from '../probes/types.js';
 import { undoAll } from '../probes/undo.js';
@@ -9,6 +10,8 @@ import { calibrateIterations } from '../workloads/calibrate.js';
 import { collectEnvironment } from './environment.js';
 import { InterruptedError } from './errors.js';
 import { parseWorkloadLine, runUnderPerfStat } from './perfstat.js';
+import { profileCellInvalidReason } from './profileCells.js';
+import { registerRunProfiles } from './profileOptions.js';
 import { planCells, type PlannedCell } from './planner.js';
 import { PERF_COUNTERS, SCHEMA_VERSION, type Cell, type Results, type Round, type RunOptions, type RunSample } from './results.js';
 import { cellOptionsFrom, cellStats, decideVerdict, seededRandom, shouldStop, type CellMeasures } from './statistics.js';
@@ -61,6 +64,8 @@ export async function runMatrix(requested: RunOptions, run: RunMatrixOptions): P
     ? store.readHeader()
     : { schemaVersion: SCHEMA_VERSION, startedAt: new Date().toISOString(), options: requested, environment: await collectEnvironment() };
   const options = header.options;
+  // A resumed run's file profiles: their cells are known again from the options, not the file.
+  registerRunProfiles(options);
   const log = run.resume ? store.readLog() : [];
   // Ctrl-C reaches the tools collectEnvironment ran too: a header with their failures must not be kept.
   checkAbort();
@@ -186,7 +191,7 @@ async function runProbed(ctx: RunContext, m: AnyMechanism, cell: PlannedCell, it
     const { pid, ...run } = await runWorkload(ctx, cell.workload, iterations, 'probed');
     const count = await m.count(handle, { pid });
     if (count.note) ctx.notes.add(`${cellKey(cell)}: ${count.note}`);
-    sample = { ...run, events: count.events, inProgramNs: count.inProgramNs ?? null, attachMs };
+    sample = { ...run, events: count.events, inProgramNs: count.inProgramNs ?? null, attachMs, ...(count.perHook ? { eventsPerHook: count.perHook } : {}) };
   } catch (err) {
     await timedDetach();
     throw err;
@@ -203,7 +208,8 @@ async function measureCell(ctx: RunContext, cell: PlannedCell, index: number, it
   const m = mechanism(cell.mechanism);
   const target = hookTargetFor(cell.workload);
   const expectedPerOp = m.expectedPerOp(target);
-  const base = { ...cell, hookPoint: m.hookPoint(target), expectedEventsPerOp: expectedPerOp, iterations, warmup: [] as RunSample[], rounds: previous };
+  const perHook = isProfileMechanism(m) ? { expectedEventsPerHook: m.expectedPerHook(target) } : {};
+  const base = { ...cell, hookPoint: m.hookPoint(target), expectedEventsPerOp: expectedPerOp, ...perHook, iterations, warmup: [] as RunSample[], rounds: previous };
   const started = performance.now();
   const elapsedS = () => (performance.now() - started) / 1000;
   if (!support.supported) return { ...base, stats: null, verdict: 'UNSUPPORTED', reason: support.reason, elapsedS: 0 };
@@ -250,6 +256,9 @@ function finishCell(
   elapsedS: number,
 ): Cell {
   const measures = { ...cellStats(rounds, cellOptions), inProgramNs: base.warmup[1]?.inProgramNs ?? null };
-  const { verdict, reason } = decideVerdict(measures, cellOptions);
+  const decision = decideVerdict(measures, cellOptions);
+  // A hook-profile cell is also INVALID when one hook fell short, whatever the total counted.
+  const hookShortfall = decision.verdict === 'INVALID' ? null : profileCellInvalidReason({ rounds, expectedEventsPerHook: base.expectedEventsPerHook });
+  const { verdict, reason } = hookShortfall ? { verdict: 'INVALID' as const, reason: hookShortfall } : decision;
   return { ...base, rounds, stats: { ...measures, stopReason }, verdict, reason, elapsedS };
 }

@@ -322,12 +322,19 @@ export function decideVerdict(stats: CellMeasures, options: Pick<CellOptions, 'b
     return { verdict: 'INCONCLUSIVE', reason: `only ${stats.rounds} rounds, fewer than the minimum ${options.minRounds}` };
   }
   const { ciLow, ciHigh } = stats.overheadMedian;
-  if (ciHigh < options.budget) return { verdict: 'PASS', reason: null };
-  if (ciLow > options.budget) return { verdict: 'FAIL', reason: null };
+  const verdict = verdictAgainstBudget(stats.overheadMedian, options.budget);
+  if (verdict !== 'INCONCLUSIVE') return { verdict, reason: null };
   return {
-    verdict: 'INCONCLUSIVE',
+    verdict,
     reason: `CI of the median overhead [${ciLow.toFixed(2)}, ${ciHigh.toFixed(2)}] % contains the ${options.budget} % budget`,
   };
+}
+
+/** The budget rule (measured cells and predictions alike): PASS when the CI lies below it, FAIL above. */
+export function verdictAgainstBudget(overhead: Pick<Estimate, 'ciLow' | 'ciHigh'>, budget: number): 'PASS' | 'FAIL' | 'INCONCLUSIVE' {
+  if (overhead.ciHigh < budget) return 'PASS';
+  if (overhead.ciLow > budget) return 'FAIL';
+  return 'INCONCLUSIVE';
 }
 
 /** Share of |median overhead| the CI half-width may be for a clear PASS/FAIL to stop early. */

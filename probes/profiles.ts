@@ -135,8 +135,6 @@ export function profileMechanismByName(name: string): ProfileMechanism | undefin
 
 export interface ProfileHandle {
   inner: unknown;
-  /** Hooks this kernel lacks at the realisation's layer, with why: reported with every count. */
-  missing: string[];
 }
 
 export interface ProfileMechanism extends Mechanism<ProfileHandle> {
@@ -146,28 +144,42 @@ export interface ProfileMechanism extends Mechanism<ProfileHandle> {
   expectedPerHook(target: HookTarget): Record<string, number>;
 }
 
+export function isProfileMechanism(m: Mechanism<any>): m is ProfileMechanism {
+  return 'expectedPerHook' in m;
+}
+
 /** The hook's definition at one layer, before asking the kernel. */
 function atLayer(name: HookName, layer: Realisation<unknown>['layer']): ResolvedHook {
   const d = HOOKS[name];
   return { name, syscalls: layer === 'syscall' ? d.syscalls : [], kernelFunction: d.kernelFunction };
 }
 
+/** A hook, or part of one, that this kernel or the realisation's tool cannot attach, and why. */
+export interface MissingHook {
+  hook: string;
+  /** True when the hook is attached without some of its syscalls. */
+  partly: boolean;
+  reason: string;
+}
+
+export const describeMissing = (missing: readonly MissingHook[]) => missing.map((m) => `${m.partly ? 'part of ' : ''}${m.hook} (${m.reason})`).join('; ');
+
 /**
  * The profile's hooks as this kernel (and the realisation's tool) offers them: syscalls it cannot hook
  * are dropped from their hook, a hook left with nothing to attach is missing; both are reported.
  */
-export async function resolveHooks(profile: Profile, realisation: Realisation<unknown>): Promise<{ hooks: ResolvedHook[]; missing: string[] }> {
+export async function resolveHooks(profile: Profile, realisation: Realisation<unknown>): Promise<{ hooks: ResolvedHook[]; missing: MissingHook[] }> {
   const hooks: ResolvedHook[] = [];
-  const missing: string[] = [];
+  const missing: MissingHook[] = [];
   for (const name of profile.hooks) {
     const hook = atLayer(name, realisation.layer);
     if (realisation.layer === 'function') {
       if (kernelHasFunction(hook.kernelFunction)) hooks.push(hook);
-      else missing.push(`${name} (kernel function ${hook.kernelFunction} not on this kernel)`);
+      else missing.push({ hook: name, partly: false, reason: `kernel function ${hook.kernelFunction} not on this kernel` });
       continue;
     }
     if (hook.syscalls.length === 0) {
-      missing.push(`${name} (a kernel function only: no syscall to hook)`);
+      missing.push({ hook: name, partly: false, reason: 'a kernel function only: no syscall to hook' });
       continue;
     }
     const present: SyscallName[] = [];
@@ -177,11 +189,8 @@ export async function resolveHooks(profile: Profile, realisation: Realisation<un
       if (refused === null) present.push(s);
       else refusals.push(refused);
     }
-    if (present.length === 0) missing.push(`${name} (${refusals.join('; ')})`);
-    else {
-      hooks.push({ ...hook, syscalls: present });
-      if (refusals.length > 0) missing.push(`part of ${name} (${refusals.join('; ')})`);
-    }
+    if (present.length > 0) hooks.push({ ...hook, syscalls: present });
+    if (refusals.length > 0) missing.push({ hook: name, partly: present.length > 0, reason: refusals.join('; ') });
   }
   return { hooks, missing };
 }
@@ -212,34 +221,67 @@ export function perHookInvalidReason(perHook: Readonly<Record<string, number>>, 
 
 function profileMechanism(profile: Profile, realisation: Realisation<unknown>): ProfileMechanism {
   const name = `${profile.name}/${realisation.name}`;
-  const attach = async (_target: HookTarget, ctx: AttachContext): Promise<ProfileHandle> => {
-    const { hooks, missing } = await resolveHooks(profile, realisation);
-    if (hooks.length === 0) throw new Error(`${name}: none of the profile's hooks exists on this kernel: ${missing.join('; ')}`);
-    return { inner: await realisation.attach(hooks, ctx), missing };
+  // What this kernel offers of the profile: resolved once per process (at detect, or the first attach).
+  let resolution: Promise<Awaited<ReturnType<typeof resolveHooks>>> | null = null;
+  let missingHooks: MissingHook[] | null = null;
+  const resolve = () => {
+    resolution ??= resolveHooks(profile, realisation).then(
+      (r) => ((missingHooks = r.missing), r),
+      (err: unknown) => {
+        resolution = null;
+        throw err;
+      },
+    );
+    return resolution;
   };
+  const declared = () => profile.hooks.map((h) => atLayer(h, realisation.layer)).filter((h) => realisation.layer === 'function' || h.syscalls.length > 0);
   const mechanism: ProfileMechanism = {
     name,
     family: realisation.family,
     summary: `hook profile ${profile.name} (${profile.hooks.length} hooks): ${realisation.summary}`,
     profile,
     realisation: realisation.name,
-    hookPoint: () => realisation.describe(profile.hooks.map((h) => atLayer(h, realisation.layer)).filter((h) => realisation.layer === 'function' || h.syscalls.length > 0)),
+    // Once the kernel was asked (detect runs before any cell), the hook point says what it lacks.
+    hookPoint: () => {
+      const lacking = (missingHooks ?? []).filter((m) => !m.partly).map((m) => m.hook);
+      return `${realisation.describe(declared())}${lacking.length > 0 ? `; not on this kernel: ${lacking.join(', ')}` : ''}`;
+    },
     expectedPerHook: (t) => expectedPerHook(profile, realisation, t),
     expectedPerOp: (t) => Object.values(expectedPerHook(profile, realisation, t)).reduce((a, b) => a + b, 0),
-    detect: (ctx) => realisation.detect(ctx, () => detectByAttaching(mechanism, ctx)),
-    attach,
+    detect: async (ctx) => {
+      const { hooks, missing } = await resolve();
+      if (hooks.length === 0) return { supported: false, reason: `none of the profile's hooks can be attached here: ${describeMissing(missing)}` };
+      const support = await realisation.detect(ctx, () => detectByAttaching(mechanism, ctx));
+      return support.supported && missing.length > 0 ? { ...support, reason: `${support.reason}; not hooked on this kernel: ${describeMissing(missing)}` } : support;
+    },
+    attach: async (_target: HookTarget, ctx: AttachContext): Promise<ProfileHandle> => {
+      const { hooks, missing } = await resolve();
+      if (hooks.length === 0) throw new Error(`${name}: none of the profile's hooks can be attached here: ${describeMissing(missing)}`);
+      return { inner: await realisation.attach(hooks, ctx) };
+    },
     count: async (h: ProfileHandle, workload: WorkloadProcess): Promise<ProbeCount> => {
       const c = await realisation.count(h.inner, workload);
-      const notes = [c.note, h.missing.length > 0 ? `${name}: not hooked on this kernel: ${h.missing.join('; ')}` : undefined].filter(Boolean);
       return {
         events: c.events,
         perHook: c.perHook,
         ...(c.inProgramNs === undefined ? {} : { inProgramNs: c.inProgramNs }),
         ...(c.startupMs === undefined ? {} : { startupMs: c.startupMs }),
-        ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
+        ...(c.note ? { note: c.note } : {}),
       };
     },
     detach: (h) => realisation.detach(h.inner),
   };
   return mechanism;
+}
+
+/** `hookbench list`: the hooks a profile may name (syscall layer; function layer), and the built-in profiles. */
+export function formatProfileList(): string {
+  const width = Math.max(...HOOK_NAMES.map((h) => h.length));
+  const hooks = HOOK_NAMES.map((name) => {
+    const d: HookDefinition = HOOKS[name];
+    return `  ${name.padEnd(width)}  ${d.syscalls.length > 0 ? d.syscalls.join(',') : '(no syscall)'}; ${d.kernelFunction}`;
+  });
+  const profiles = BUILTIN_PROFILES.map((p) => `  ${p.name}: ${p.hooks.join(', ')}`);
+  const realisations = REALISATIONS.map((r) => `  ${r.name.padEnd(18)} ${r.summary}`);
+  return ['hooks (syscalls at the syscall layer; kernel function at the function layer):', ...hooks, '', 'built-in profiles:', ...profiles, '', 'profile realisations (--profile cells <profile>/<realisation>):', ...realisations].join('\n');
 }

@@ -12,6 +12,7 @@ import { kretprobe } from './kretprobe.js';
 import { rawSyscalls } from './raw-syscalls.js';
 import { tracepoint } from './tracepoint.js';
 import { uprobe } from './uprobe.js';
+import { profileMechanismByName } from './profiles.js';
 import type { AnyMechanism } from './types.js';
 
 /** Every mechanism hookbench knows, in the order reports list them. Adding one: one file, one line here. */
@@ -34,6 +35,7 @@ export const MECHANISMS: readonly AnyMechanism[] = [
   bpfLsm,
 ];
 
+/** A mechanism, or a hook profile's cell `<profile>/<realisation>` (probes/profiles.ts). */
 export function mechanismByName(name: string): AnyMechanism | undefined {
-  return MECHANISMS.find((m) => m.name === name);
+  return MECHANISMS.find((m) => m.name === name) ?? profileMechanismByName(name);
 }

@@ -1,0 +1,79 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_OPTIONS } from '../bench/planner.js';
+import { compareWithMeasured, mechanismCosts, predictOverhead, profileHookSets, syscallHookSet, type MechanismCosts, type Prediction } from '../bench/predictModel.js';
+import { applyProfileOption } from '../bench/profileOptions.js';
+import type { Results, RunOptions } from '../bench/results.js';
+import { runMatrix } from '../bench/runner.js';
+import { recordWorkload } from '../bench/syscallRates.js';
+import { hookTargetFor } from '../probes/hookpoints.js';
+import { ELKEID_DEFAULT } from '../probes/profiles.js';
+import { buildWorkloads } from '../workloads/build.js';
+
+/**
+ * Issue 6's validation of `hookbench predict`, for real on this kernel: microbenchmark costs
+ * (tracepoint and audit on mprotect, null, execve, open) and one recorded hids-mix run predict the
+ * overhead of tracepoint and audit hooking hids-mix's execve, and of elkeid-default realised as
+ * tracepoint and audit on hids-mix; those four cells are then measured, and each prediction's error is
+ * printed and held to what the model promises (docs/profiles-and-predict.md).
+ */
+
+const scratch = mkdtempSync(join(tmpdir(), 'hookbench-issue6-validation-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Short cells: this is a test, the documented figure comes from full runs. */
+const QUICK: Omit<RunOptions, 'mechanisms' | 'workloads'> = { ...DEFAULT_OPTIONS, runMs: 150, maxTimeS: 25, minRounds: 5, maxRounds: 60, bootstrapResamples: 2000 };
+
+let micro: Results;
+let measured: Results;
+const predictions: Prediction[] = [];
+
+describe('predicting hids-mix from microbenchmarks, then measuring it', () => {
+  it('measures the microbenchmark costs', async () => {
+    micro = await runMatrix({ ...QUICK, mechanisms: ['tracepoint', 'audit'], workloads: ['mprotect', 'null', 'execve', 'open'] }, { outDir: join(scratch, 'micro') });
+    for (const m of ['tracepoint', 'audit']) expect(mechanismCosts(micro, m)).toHaveProperty('collateral');
+  }, 900_000);
+
+  it('predicts from one recorded hids-mix run', async () => {
+    const rates = await recordWorkload(await buildWorkloads(), 'hids-mix', 300);
+    const options = { budget: 5, resamples: 2000, confidence: 0.95, seed: 1 };
+    const sets = [
+      syscallHookSet('tracepoint', [hookTargetFor('hids-mix').syscall]),
+      syscallHookSet('audit', [hookTargetFor('hids-mix').syscall]),
+      ...profileHookSets(ELKEID_DEFAULT).filter((s) => ['tracepoint', 'audit'].includes(s.mechanism)),
+    ];
+    for (const set of sets) predictions.push(predictOverhead(rates, mechanismCosts(micro, set.mechanism) as MechanismCosts, set, options));
+    for (const p of predictions) expect(Number.isFinite(p.overhead.value)).toBe(true);
+  }, 300_000);
+
+  it('measures the same cells and compares: each prediction within what the model promises', async () => {
+    const options = applyProfileOption({ ...QUICK, mechanisms: ['tracepoint', 'audit'], workloads: ['hids-mix'] }, 'elkeid-default', true);
+    measured = await runMatrix({ ...options, mechanisms: ['tracepoint', 'audit', 'elkeid-default/tracepoint', 'elkeid-default/audit'] }, { outDir: join(scratch, 'hids-mix') });
+    const comparisons = compareWithMeasured(predictions, measured, 'hids-mix');
+    for (const c of comparisons) {
+      const m = c.measured;
+      console.log(
+        `${c.prediction.name.padEnd(26)} predicted ${c.prediction.overhead.value.toFixed(2)} [${c.prediction.overhead.ciLow.toFixed(2)}, ${c.prediction.overhead.ciHigh.toFixed(2)}] %` +
+          `  measured ${m ? `${m.value.toFixed(2)} [${m.ciLow.toFixed(2)}, ${m.ciHigh.toFixed(2)}]` : '-'} %  error ${c.errorPp?.toFixed(2) ?? '-'} pp`,
+      );
+    }
+    for (const cell of measured.cells) expect(cell.verdict, `${cell.mechanism}: ${cell.reason}`).not.toMatch(/INVALID|ERROR|UNSUPPORTED/);
+    const comparison = (name: string) => comparisons.find((c) => c.prediction.name === name)!;
+    // The tracepoint family (docs/profiles-and-predict.md): within 2 pp of the measurement, or, where the
+    // measurement is less precise than that, an interval overlapping the measured one.
+    for (const name of ['tracepoint', 'elkeid-default/tracepoint']) {
+      const { prediction: p, measured: m, errorPp } = comparison(name);
+      const consistent = Math.abs(errorPp!) <= 2 || (p.overhead.ciLow <= m!.ciHigh && m!.ciLow <= p.overhead.ciHigh);
+      expect(consistent, `${name}: predicted ${p.overhead.value.toFixed(2)} %, measured ${m!.value.toFixed(2)} %`).toBe(true);
+    }
+    // Audit: the documented gap. A record's cost depends on the syscall and on what auditd's CPU time
+    // competes with; the model gets the size, not the figure: within a factor of 2.5 either way.
+    for (const name of ['audit', 'elkeid-default/audit']) {
+      const { prediction: p, measured: m } = comparison(name);
+      expect(p.overhead.value, name).toBeGreaterThan(m!.value / 2.5);
+      expect(p.overhead.value, name).toBeLessThan(m!.value * 2.5);
+    }
+  }, 900_000);
+});
