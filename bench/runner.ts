@@ -6,7 +6,7 @@ import { mechanismByName } from '../probes/registry.js';
 import type { AnyMechanism, Support } from '../probes/types.js';
 import { undoAll } from '../probes/undo.js';
 import { buildWorkloads, workloadArgv, type BuiltWorkloads } from '../workloads/build.js';
-import { calibrateIterations } from '../workloads/calibrate.js';
+import { calibrateIterations, iterationsForDuration } from '../workloads/calibrate.js';
 import { collectEnvironment } from './environment.js';
 import { InterruptedError } from './errors.js';
 import { parseWorkloadLine, runUnderPerfStat } from './perfstat.js';
@@ -209,7 +209,7 @@ async function measureCell(ctx: RunContext, cell: PlannedCell, index: number, it
   const target = hookTargetFor(cell.workload);
   const expectedPerOp = m.expectedPerOp(target);
   const perHook = isProfileMechanism(m) ? { expectedEventsPerHook: m.expectedPerHook(target) } : {};
-  const base = { ...cell, hookPoint: m.hookPoint(target), expectedEventsPerOp: expectedPerOp, ...perHook, iterations, warmup: [] as RunSample[], rounds: previous };
+  const base: Omit<Cell, 'stats' | 'verdict' | 'reason' | 'elapsedS'> = { ...cell, hookPoint: m.hookPoint(target), expectedEventsPerOp: expectedPerOp, ...perHook, iterations, warmup: [], rounds: previous };
   const started = performance.now();
   const elapsedS = () => (performance.now() - started) / 1000;
   if (!support.supported) return { ...base, stats: null, verdict: 'UNSUPPORTED', reason: support.reason, elapsedS: 0 };
@@ -221,9 +221,11 @@ async function measureCell(ctx: RunContext, cell: PlannedCell, index: number, it
     // the warm-up gives the in-program ns per event.
     base.warmup = [await runBaseline(ctx, cell, iterations), await runProbed(ctx, m, cell, iterations, true)];
     for (const sample of base.warmup) ctx.store.append({ type: 'warmup', cell, sample });
+    const arms = { baseline: iterations, probed: probedIterations(base.warmup[1]!, iterations, ctx.options.runMs) };
+    base.probedIterations = arms.probed;
     const random = seededRandom(ctx.options.seed + index);
     for (;;) {
-      const round = await measureRound(ctx, m, cell, iterations, rounds.length, random);
+      const round = await measureRound(ctx, m, cell, arms, rounds.length, random);
       rounds.push(round);
       ctx.store.append({ type: 'round', cell, round });
       // Checked here too: a signal during a cell's last round would otherwise go unnoticed.
@@ -241,10 +243,23 @@ async function measureCell(ctx: RunContext, cell: PlannedCell, index: number, it
   }
 }
 
-async function measureRound(ctx: RunContext, m: AnyMechanism, cell: PlannedCell, iterations: number, index: number, random: () => number): Promise<Round> {
+/** A probed run more than this many times the target duration gets fewer ops. */
+const SLOW_PROBED_FACTOR = 2;
+
+/**
+ * Ops per probed run. Overheads are per op, so a mechanism that makes each op 25 times dearer (audit)
+ * may run fewer ops: its rounds then last about --run-ms, not 25 times that, and a cell reaches its
+ * verdict in as many rounds as any other. Ordinary cells keep the same ops in both arms.
+ */
+function probedIterations(warmup: RunSample, iterations: number, runMs: number): number {
+  if (warmup.ns <= SLOW_PROBED_FACTOR * runMs * 1e6) return iterations;
+  return Math.min(iterations, iterationsForDuration(warmup, runMs));
+}
+
+async function measureRound(ctx: RunContext, m: AnyMechanism, cell: PlannedCell, arms: Record<RunSample['arm'], number>, index: number, random: () => number): Promise<Round> {
   const order: Round['order'] = random() < 0.5 ? ['baseline', 'probed'] : ['probed', 'baseline'];
   const samples: Partial<Record<RunSample['arm'], RunSample>> = {};
-  for (const arm of order) samples[arm] = arm === 'baseline' ? await runBaseline(ctx, cell, iterations) : await runProbed(ctx, m, cell, iterations);
+  for (const arm of order) samples[arm] = arm === 'baseline' ? await runBaseline(ctx, cell, arms.baseline) : await runProbed(ctx, m, cell, arms.probed);
   return { index, order, baseline: samples.baseline!, probed: samples.probed! };
 }
 
