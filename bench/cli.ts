@@ -14,6 +14,8 @@ import { validateNames } from './planner.js';
 import { addRunOptions, assertRoot, assertTools, parseNumber, parseRunOptions, type RawRunOptions } from './options.js';
 import { progressPrinter } from './progress.js';
 import type { Results } from './results.js';
+import { registerPredictCommand } from './predict.js';
+import { applyProfileOption } from './profileOptions.js';
 import { runMatrix } from './runner.js';
 import { formatSelfCheck, selfCheck } from './selfcheck.js';
 import { exitCodeFor } from './statistics.js';
@@ -54,9 +56,10 @@ async function refuseUnlessAlone(): Promise<void> {
   if (live.length > 0) throw new UsageError(`another hookbench run (pid ${live.map((j) => j.pid).join(', ')}) is measuring on this machine; runs at once would measure each other`);
 }
 
-async function runCommand(raw: RawRunOptions & { out?: string; resume?: string; json?: boolean; report?: boolean }): Promise<number> {
+async function runCommand(raw: RawRunOptions & { out?: string; resume?: string; json?: boolean; report?: boolean }, mechanismsGiven: boolean): Promise<number> {
   await assertRoot();
-  const options = parseRunOptions(raw);
+  if (raw.profile !== undefined && raw.resume) throw new UsageError('--profile and --resume are exclusive: a resumed run keeps the profiles it started with');
+  const options = applyProfileOption(parseRunOptions(raw), raw.profile, mechanismsGiven);
   if (raw.resume && raw.out) throw new UsageError('--resume and --out are exclusive: a resumed run writes where it started');
   if (raw.out === '' || raw.resume === '') throw new UsageError(`--${raw.out === '' ? 'out' : 'resume'} needs a directory`);
   const outDir = raw.resume ?? raw.out ?? defaultResultsDir();
@@ -100,7 +103,7 @@ export function buildProgram(): Command {
     .option('--resume <dir>', 'continue a killed run in its results directory')
     .option('--json', 'print the results document on stdout')
     .option('--no-report', 'write results only, no report.html/summary.md/results.csv/charts (hookbench vm writes them on the host)')
-    .action(async (o) => setExit(await runCommand(o)));
+    .action(async (o, cmd: Command) => setExit(await runCommand(o, cmd.getOptionValueSource('mechanisms') === 'cli')));
   program
     .command('doctor')
     .description('which mechanisms this kernel supports (tried for real), and how noisy this machine is')
@@ -118,6 +121,7 @@ export function buildProgram(): Command {
     });
   registerReportCommands(program, setExit);
   registerVmCommand(program, { setExit });
+  registerPredictCommand(program, setExit);
   program
     .command('selfcheck')
     .description('does the harness perturb what it measures? bare shell-loop runs vs harness baseline runs, interleaved')

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { execa } from 'execa';
-import { MECHANISMS } from '../probes/registry.js';
+import { mechanismByName } from '../probes/registry.js';
 import { UsageError } from './errors.js';
 import { DEFAULT_MECHANISMS, DEFAULT_OPTIONS, DEFAULT_WORKLOADS, validateNames } from './planner.js';
 import type { RunOptions } from './results.js';
@@ -16,7 +16,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--min-rounds <n>', 'rounds per cell at least', '5')
     .option('--max-time <s>', 'seconds per cell at most', '60')
     .option('--run-ms <ms>', 'target duration of one workload run', '200')
-    .option('--seed <n>', 'seed for round order and bootstrap', '1');
+    .option('--seed <n>', 'seed for round order and bootstrap', '1')
+    .option('--profile <name|file>', 'also measure a hook profile (elkeid-default or a .json file): one cell per realisation');
 }
 
 /** Run options as commander hands them over: strings, still to be validated. */
@@ -30,6 +31,7 @@ export interface RawRunOptions {
   maxTime?: string;
   runMs?: string;
   seed?: string;
+  profile?: string;
 }
 
 /** A number as the user typed it: digits and at most one point, nothing a shell or JS would reinterpret. */
@@ -76,7 +78,7 @@ export async function assertRoot(): Promise<void> {
 }
 
 export async function assertTools(mechanisms: readonly string[]): Promise<void> {
-  const families = new Set(MECHANISMS.filter((m) => mechanisms.includes(m.name)).map((m) => m.family));
+  const families = new Set(mechanisms.flatMap((n) => mechanismByName(n)?.family ?? []));
   const tools = [...ALWAYS_NEEDED, ...[...families].flatMap((f) => TOOLS_BY_FAMILY[f] ?? [])];
   for (const tool of tools) {
     const found = await execa('/bin/sh', ['-c', 'command -v "$1"', 'sh', tool], { reject: false });
