@@ -10,14 +10,15 @@ import { cellTable } from '../reports/table.js';
 import { formatWorkloadList } from '../workloads/registry.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { InterruptedError, UsageError } from './errors.js';
-import { validateNames } from './planner.js';
+import { DEFAULT_OPTIONS, validateNames } from './planner.js';
 import { addRunOptions, assertRoot, assertTools, parseNumber, parseRunOptions, type RawRunOptions } from './options.js';
 import { progressPrinter } from './progress.js';
 import type { Results } from './results.js';
 import { registerPredictCommand } from './predict.js';
 import { applyProfileOption } from './profileOptions.js';
 import { runMatrix } from './runner.js';
-import { formatSelfCheck, selfCheck } from './selfcheck.js';
+import { formatCoverage, formatNoneRepeats, formatSelfCheck, noneRepeats, REQUIRED_COVERAGE, selfCheck, simulatedCoverage } from './selfcheck.js';
+import { parseCpuList } from './cpus.js';
 import { exitCodeFor } from './statistics.js';
 import { defaultResultsDir, ResultsStore } from './store.js';
 
@@ -108,7 +109,7 @@ export function buildProgram(): Command {
     .command('doctor')
     .description('which mechanisms this kernel supports (tried for real), and how noisy this machine is')
     .option('--json', 'machine-readable')
-    .option('--no-noise', 'skip the noise check')
+    .option('--no-noise', 'skip the noise check (and with it the per-CPU speed check)')
     .option('--run-ms <ms>', 'duration of one noise-check run', '200')
     .action(async (o: { json?: boolean; noise: boolean; runMs: string }) => {
       await assertRoot();
@@ -124,15 +125,34 @@ export function buildProgram(): Command {
   registerPredictCommand(program, setExit);
   program
     .command('selfcheck')
-    .description('does the harness perturb what it measures? bare shell-loop runs vs harness baseline runs, interleaved')
+    .description("validates the harness: the 'none' cell (full procedure, nothing attached) must have a CI containing 0; bare vs harness runs; the CI method's simulated coverage")
     .option('--workloads <list>', 'workloads to check', 'mprotect,null')
-    .option('--blocks <n>', 'interleaved block pairs of 5 runs each', '10')
+    .option('--repeat <n>', "runs of the 'none' cell per workload", '1')
+    .option('--blocks <n>', 'bare vs harness: interleaved block pairs of 5 runs each (0: skip)', '10')
     .option('--run-ms <ms>', 'duration of one run', '200')
-    .action(async (o: { workloads: string; blocks: string; runMs: string }) => {
+    .option('--max-time <s>', "seconds per 'none' cell at most", '60')
+    .option('--cpu <list>', 'CPUs to run the workload on (as for run)')
+    .option('--out <dir>', "results of the 'none' runs (default results/<timestamp>-<host>-selfcheck)")
+    .action(async (o: { workloads: string; repeat: string; blocks: string; runMs: string; maxTime: string; cpu?: string; out?: string }) => {
+      await assertRoot();
       const workloads = validateNames('workload', o.workloads.split(','));
-      const blocks = parseNumber('blocks', o.blocks, { integer: true, min: 2, max: 1000 });
+      const repeats = parseNumber('repeat', o.repeat, { integer: true, min: 1, max: 1000 });
+      const blocks = parseNumber('blocks', o.blocks, { integer: true, min: 0, max: 1000 });
       const runMs = parseNumber('run-ms', o.runMs, { min: 1, max: 60_000 });
-      for (const w of workloads) process.stdout.write(`${formatSelfCheck(await selfCheck(w, blocks, runMs, 1))}\n`);
+      const maxTimeS = parseNumber('max-time', o.maxTime, { min: 1, max: 86_400 });
+      const cpus = o.cpu === undefined ? null : parseCpuList(o.cpu);
+      if (o.out === '') throw new UsageError('--out needs a directory');
+      await assertTools(['none']);
+      await refuseUnlessAlone();
+      const controller = abortOnSignals();
+      const coverage = simulatedCoverage(DEFAULT_OPTIONS);
+      const none = await noneRepeats({ workloads, runMs, maxTimeS, cpus }, repeats, o.out ?? `${defaultResultsDir()}-selfcheck`, { signal: controller.signal, onProgress: progressPrinter() });
+      const harness = [];
+      for (const w of blocks > 0 ? workloads : []) harness.push(await selfCheck(w, blocks, runMs, 1));
+      if (interruption) throw interruption;
+      process.stdout.write([formatNoneRepeats(none), ...harness.map(formatSelfCheck), formatCoverage(coverage)].join('\n\n') + '\n');
+      const nominal = Math.ceil(REQUIRED_COVERAGE * none.length);
+      setExit(none.filter((r) => r.containsZero).length >= nominal && coverage.coverage >= REQUIRED_COVERAGE ? 0 : 1);
     });
   program
     .command('list')

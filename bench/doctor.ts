@@ -2,8 +2,9 @@ import { Journal } from '../probes/journal.js';
 import { MECHANISMS } from '../probes/registry.js';
 import type { Support } from '../probes/types.js';
 import { undoAll } from '../probes/undo.js';
-import { buildWorkloads, workloadArgv } from '../workloads/build.js';
+import { buildWorkloads, workloadArgv, type BuiltWorkloads } from '../workloads/build.js';
 import { calibrateIterations } from '../workloads/calibrate.js';
+import { measureCpuSpeeds, type CpuSpeeds } from './cpus.js';
 import { collectEnvironment } from './environment.js';
 import { parseWorkloadLine, runUnderPerfStat } from './perfstat.js';
 import type { Environment } from './results.js';
@@ -12,6 +13,8 @@ import { coefficientOfVariation, median } from './statistics.js';
 /** CV of back-to-back baseline runs above this makes a 1-pp precision expensive: warn. */
 export const NOISY_CV = 0.03;
 const NOISE_RUNS = 10;
+/** CPUs whose medians on the baseline differ by more than this (slowest/fastest - 1) run at different speeds: warn. */
+export const CPU_SPEED_SPREAD = 0.03;
 
 export interface NoiseCheck {
   workload: string;
@@ -26,6 +29,8 @@ export interface DoctorReport {
   environment: Environment;
   mechanisms: ({ name: string; family: string } & Support)[];
   noise: NoiseCheck[];
+  /** Each CPU's speed on the baseline workload (part of the noise check: null with --no-noise). */
+  cpuSpeeds: CpuSpeeds | null;
 }
 
 /** Tries every mechanism for real (attach + detach), and measures how noisy this machine is. */
@@ -40,11 +45,15 @@ export async function doctor(options: { runMs: number; noise: boolean }): Promis
     await undoAll(journal);
     journal.close();
   }
-  return { environment: await collectEnvironment(), mechanisms, noise: options.noise ? await noiseChecks(options.runMs) : [] };
+  const environment = await collectEnvironment();
+  if (!options.noise) return { environment, mechanisms, noise: [], cpuSpeeds: null };
+  const built = await buildWorkloads();
+  const noise = await noiseChecks(built, options.runMs);
+  const cpuSpeeds = await measureCpuSpeeds({ workload: 'mprotect', runs: NOISE_RUNS, runMs: options.runMs, built });
+  return { environment, mechanisms, noise, cpuSpeeds };
 }
 
-async function noiseChecks(runMs: number): Promise<NoiseCheck[]> {
-  const built = await buildWorkloads();
+async function noiseChecks(built: BuiltWorkloads, runMs: number): Promise<NoiseCheck[]> {
   const runOnce = async (workload: string, n: number) => parseWorkloadLine((await runUnderPerfStat(workloadArgv(built, workload, n))).stdout);
   const checks: NoiseCheck[] = [];
   for (const workload of ['null', 'mprotect']) {
@@ -77,5 +86,30 @@ export function formatDoctor(r: DoctorReport): string {
       lines.push(`  ${n.workload.padEnd(9)} ${n.medianNsPerOp.toFixed(1)} ns/op, CV ${(n.cv * 100).toFixed(2)} %  ${verdict}`);
     }
   }
+  if (r.cpuSpeeds) lines.push('', ...formatCpuSpeeds(r.cpuSpeeds));
   return lines.join('\n');
+}
+
+/** The CPU speed section: one line per CPU, the slowest/fastest ratio, and a warning past CPU_SPEED_SPREAD. */
+export function formatCpuSpeeds(s: CpuSpeeds): string[] {
+  const lines = [`CPU speed (${s.workload} baseline, ${s.runsPerCpu} interleaved pinned runs per CPU):`];
+  const width = Math.max(...s.cpus.map((c) => `cpu${c.cpu}`.length));
+  for (const c of s.cpus) {
+    const moved = c.migrated > 0 ? `  ${c.migrated} run(s) MIGRATED (cpuStart != cpuEnd): pinning did not hold` : '';
+    lines.push(`  ${`cpu${c.cpu}`.padEnd(width)}  ${c.medianNsPerOp.toFixed(1)} ns/op, CV ${(c.cv * 100).toFixed(2)} %${moved}`);
+  }
+  if (s.cpus.length < 2) {
+    lines.push('  one CPU online: nothing to compare');
+    return lines;
+  }
+  const spread = s.slowestToFastest - 1;
+  lines.push(`  slowest/fastest ${s.slowestToFastest.toFixed(3)} (${(spread * 100).toFixed(1)} %)`);
+  if (spread > CPU_SPEED_SPREAD) {
+    lines.push(
+      `  WARNING (> ${CPU_SPEED_SPREAD * 100} %): the CPUs run at different speeds: an unpinned run would land on either; hookbench pins both arms of a round to one CPU`,
+    );
+  }
+  // Medians of 10 runs with a CV of tens of % can differ by more than the threshold from noise alone.
+  if (s.cpus.some((c) => c.cv > NOISY_CV)) lines.push(`  (runs noisy, CV > ${NOISY_CV * 100} %: part of this difference may be noise; which CPU is slow also changes over minutes)`);
+  return lines;
 }

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { execa } from 'execa';
 import { mechanismByName } from '../probes/registry.js';
+import { parseCpuList } from './cpus.js';
 import { UsageError } from './errors.js';
 import { DEFAULT_MECHANISMS, DEFAULT_OPTIONS, DEFAULT_WORKLOADS, validateNames } from './planner.js';
 import type { RunOptions } from './results.js';
+import { METHOD_MIN_ROUNDS, MIN_BLOCKS, ROUNDS_PER_BLOCK } from './statistics.js';
 
 /** The options of `hookbench run`, also accepted (and forwarded to the guest) by `hookbench vm`. */
 export function addRunOptions(cmd: Command): Command {
@@ -13,10 +15,11 @@ export function addRunOptions(cmd: Command): Command {
     .option('--budget <pct>', 'overhead budget, %', '5')
     .option('--precision <pp>', 'target 95 % CI half-width of the median overhead, percentage points', '1')
     .option('--max-rounds <n>', 'rounds per cell at most', '200')
-    .option('--min-rounds <n>', 'rounds per cell at least', '5')
+    .option('--min-rounds <n>', `rounds per cell at least (the method needs ${METHOD_MIN_ROUNDS}: ${MIN_BLOCKS} blocks of ${ROUNDS_PER_BLOCK})`, '20')
     .option('--max-time <s>', 'seconds per cell at most', '60')
     .option('--run-ms <ms>', 'target duration of one workload run', '200')
     .option('--seed <n>', 'seed for round order and bootstrap', '1')
+    .option('--cpu <list>', 'CPUs to run the workload on, e.g. 1 or 0-3 (default: every online CPU, a cell\'s blocks rotating over them)')
     .option('--profile <name|file>', 'also measure a hook profile (elkeid-default or a .json file): one cell per realisation');
 }
 
@@ -31,6 +34,7 @@ export interface RawRunOptions {
   maxTime?: string;
   runMs?: string;
   seed?: string;
+  cpu?: string;
   profile?: string;
 }
 
@@ -60,17 +64,18 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
     budget: num('budget', raw.budget, d.budget, { min: 0, max: 100_000 }),
     precision: num('precision', raw.precision, d.precision, { min: 0.01, max: 1000 }),
     maxRounds: num('max-rounds', raw.maxRounds, d.maxRounds, { integer: true, min: 1, max: 100_000 }),
-    minRounds: num('min-rounds', raw.minRounds, d.minRounds, { integer: true, min: 2, max: 100_000 }),
+    minRounds: num('min-rounds', raw.minRounds, d.minRounds, { integer: true, min: METHOD_MIN_ROUNDS, max: 100_000 }),
     maxTimeS: num('max-time', raw.maxTime, d.maxTimeS, { min: 1, max: 7 * 86_400 }),
     runMs: num('run-ms', raw.runMs, d.runMs, { min: 1, max: 60_000 }),
     seed: num('seed', raw.seed, d.seed, { integer: true, min: 0, max: 2 ** 31 - 1 }),
+    cpus: raw.cpu === undefined ? null : parseCpuList(raw.cpu),
   };
   if (options.minRounds > options.maxRounds) throw new UsageError(`--min-rounds (${options.minRounds}) exceeds --max-rounds (${options.maxRounds})`);
   return options;
 }
 
 /** Tools a mechanism family needs on PATH; the workloads always need perf and a C compiler. */
-const TOOLS_BY_FAMILY: Record<string, string[]> = { audit: ['auditctl', 'auditd'], bpf: ['bpftrace'] };
+const TOOLS_BY_FAMILY: Record<string, string[]> = { audit: ['auditctl', 'auditd'], bpf: ['bpftrace'], tracefs: [], uprobe: [], none: [] };
 const ALWAYS_NEEDED = ['perf', 'cc'];
 
 export async function assertRoot(): Promise<void> {

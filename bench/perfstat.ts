@@ -1,8 +1,9 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { z } from 'zod';
+import { pinnedArgv } from './cpus.js';
 import { PERF_COUNTERS, type PerfCounter } from './results.js';
 
 /**
@@ -67,23 +68,71 @@ function killedBySignal(stderr: string, argv0: string): string | undefined {
   return stderr.split('\n').find((line) => line.startsWith(`${argv0}: `));
 }
 
+export interface PerfStatOptions {
+  /**
+   * Pin perf, and so the command it starts, to this CPU (`taskset -c CPU perf stat ... -- argv`).
+   * `perf stat -- taskset -c CPU argv` pins too, but perf counts from taskset's exec: taskset's own
+   * move to CPU (one cpu-migration whenever perf started elsewhere, always when the harness is
+   * confined off CPU), its page faults and its CPU time would be charged to the workload.
+   */
+  cpu?: number;
+  /**
+   * Gate the workload (HOOKBENCH_GATE=1, workloads/common.c): once it says it is ready, before its timed
+   * loop, this is called with its pid (a probe narrows its counting scope to it), and only then is the
+   * workload let go. A failure here kills the workload and is the run's failure.
+   */
+  onReady?: (pid: number) => Promise<void>;
+}
+
+const READY_LINE = /^hookbench-ready (\d+)$/m;
+
+/** Lets a gated workload go once `onReady` has run for it; resolves when it was let go (or never gated). */
+function releaseWhenReady(child: ResultPromise, onReady: (pid: number) => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const ready = READY_LINE.exec(seen);
+      if (!ready) return;
+      child.stderr?.off('data', onData);
+      onReady(Number(ready[1])).then(
+        () => {
+          child.stdin?.end('g');
+          resolve();
+        },
+        (err: unknown) => {
+          child.kill('SIGKILL');
+          reject(err);
+        },
+      );
+    };
+    child.stderr?.on('data', onData);
+    // Exited without ever being ready: the run's own error says why.
+    child.finally(() => resolve()).catch(() => undefined);
+  });
+}
+
 /**
  * Runs `argv` (no shell) under `perf stat` with hookbench's counters and returns what it printed and
  * counted. Throws, with the command's stderr, if perf or the command fails or the command is killed.
  */
-export async function runUnderPerfStat(argv: readonly string[]): Promise<PerfStatRun> {
+export async function runUnderPerfStat(argv: readonly string[], options: PerfStatOptions = {}): Promise<PerfStatRun> {
   if (argv.length === 0) throw new Error('runUnderPerfStat: empty command');
   const dir = await mkdtemp(join(tmpdir(), 'hookbench-perf-'));
   const output = join(dir, 'perf-stat.csv');
+  const perfArgv = ['perf', 'stat', '-x,', '-e', PERF_COUNTERS.join(','), '-o', output, '--', ...argv];
+  const [file, ...args] = options.cpu === undefined ? perfArgv : pinnedArgv(options.cpu, perfArgv);
   try {
-    const r = await execa('perf', ['stat', '-x,', '-e', PERF_COUNTERS.join(','), '-o', output, '--', ...argv], {
+    const child = execa(file, args, {
       reject: false,
       // perf formats numbers with the locale: a comma decimal would break the CSV.
-      env: { LC_ALL: 'C' },
+      env: { LC_ALL: 'C', ...(options.onReady ? { HOOKBENCH_GATE: '1' } : {}) },
     });
+    const released = options.onReady ? releaseWhenReady(child, options.onReady) : Promise.resolve();
+    const [r] = await Promise.all([child, released]);
     const command = argv.join(' ');
     if (r.failed || r.exitCode !== 0) {
-      throw new Error(`'${command}' under perf stat failed (exit ${r.exitCode ?? r.signal ?? '?'}): ${r.stderr.trim() || r.message}`);
+      throw new Error(`'${command}' under perf stat failed (exit ${r.exitCode ?? r.signal ?? '?'}): ${r.stderr.replace(READY_LINE, '').trim() || r.message}`);
     }
     const signalLine = killedBySignal(r.stderr, argv[0]);
     if (signalLine) throw new Error(`'${command}' under perf stat was killed: ${signalLine}`);
@@ -99,6 +148,9 @@ export const WorkloadLineSchema = z.strictObject({
   ops: z.number().int().positive(),
   ns: z.number().int().positive(),
   pid: z.number().int().positive(),
+  /** The CPU the timed loop started on (sched_getcpu at start_timing) and the one it ended on. */
+  cpuStart: z.number().int().nonnegative(),
+  cpuEnd: z.number().int().nonnegative(),
   /** Multi-syscall workloads (hids-mix): hooked syscalls per op, counted by the workload itself. */
   mix: z.record(z.string(), z.number().nonnegative()).optional(),
 });

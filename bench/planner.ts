@@ -12,12 +12,13 @@ export const DEFAULT_OPTIONS: Omit<RunOptions, 'mechanisms' | 'workloads'> = {
   budget: 5,
   precision: 1,
   maxRounds: 200,
-  minRounds: 5,
+  minRounds: 20,
   maxTimeS: 60,
   runMs: 200,
   confidence: 0.95,
   bootstrapResamples: 10_000,
   seed: 1,
+  cpus: null,
 };
 
 export interface PlannedCell {

@@ -23,6 +23,7 @@ import {
   type PredictOptions,
   type Prediction,
 } from './predictModel.js';
+import { coverage, type Coverage } from './predictValidation.js';
 import type { Results } from './results.js';
 import { exitCodeFor } from './statistics.js';
 import { parseDuration, readRates, recordMachine, recordWorkload, type SyscallRates } from './syscallRates.js';
@@ -31,8 +32,10 @@ import { parseDuration, readRates, recordMachine, recordWorkload, type SyscallRa
  * `hookbench predict`: will this hook set stay within budget on this machine? Real syscall rates
  * (recorded here, `--record 10s`; one run of a hookbench workload, `--workload NAME`; or a saved
  * recording, `--rates FILE`) times the per-call costs a results file measured (predictModel.ts), as a
- * share of the CPU time spent, with a CI and a verdict. With `--workload`, where the results also hold
- * that workload's measured cells, each prediction is shown beside its measurement and the error.
+ * share of the CPU time spent, with a prediction interval (costs, recorded rates, baseline drift and the
+ * model error measured in validation; each one's share named) and a verdict. With `--workload`, where
+ * the results also hold that workload's measured cells, each prediction is shown beside its
+ * measurement and the error, and the coverage of the intervals is given.
  */
 
 export interface RawPredictOptions {
@@ -141,6 +144,21 @@ export async function predictCommand(o: RawPredictOptions): Promise<PredictRepor
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
 const ci = (e: { value: number; ciLow: number; ciHigh: number }) => `${pct(e.value)} [${pct(e.ciLow)}, ${pct(e.ciHigh)}]`;
+const range = (e: { ciLow: number; ciHigh: number }) => `[${pct(e.ciLow)}, ${pct(e.ciHigh)}]`;
+
+/** `cost 12% rates 3% drift 40% model 45%`: each component's share of the interval's width. */
+export function formatShares(p: Prediction): string {
+  return p.components.map((c) => `${c.component} ${Math.round(c.share * 100)}%`).join(' ');
+}
+
+/** The coverage of the comparisons that have a measurement: the prediction interval's, and the cost-only CI's. */
+export function comparisonCoverage(comparisons: readonly Comparison[]): { interval: Coverage; costOnly: Coverage } | null {
+  const measured = comparisons.filter((c) => c.measured !== null);
+  if (measured.length === 0) return null;
+  const rows = (pick: (p: Prediction) => { ciLow: number; ciHigh: number }) =>
+    measured.map((c) => ({ name: c.prediction.name, interval: pick(c.prediction), measured: c.measured! }));
+  return { interval: coverage(rows((p) => p.overhead)), costOnly: coverage(rows((p) => p.costOnly)) };
+}
 
 export function formatPredictReport(r: PredictReport): string {
   const { rates } = r;
@@ -151,18 +169,32 @@ export function formatPredictReport(r: PredictReport): string {
     '',
   ];
   const width = Math.max(10, ...r.comparisons.map((c) => c.prediction.name.length));
-  const header = `${'prediction'.padEnd(width)}  ${'hooked/CPU-s'.padStart(12)}  ${'predicted % [95% CI]'.padEnd(26)}  ${`vs ${r.budget} %`.padEnd(12)}  measured % [95% CI]         error pp`;
+  const header = `${'prediction'.padEnd(width)}  ${'hooked/CPU-s'.padStart(12)}  ${'predicted % [95% PI]'.padEnd(26)}  ${`vs ${r.budget} %`.padEnd(12)}  ${'costs alone'.padEnd(18)}  ${'share of the interval'.padEnd(36)}  measured % [95% CI]         error pp`;
   const rows = r.comparisons.map(({ prediction: p, measured, errorPp }) =>
     [
       p.name.padEnd(width),
       Math.round(p.hookedPerCpuS).toString().padStart(12),
       ci(p.overhead).padEnd(26),
       p.verdict.padEnd(12),
+      range(p.costOnly).padEnd(18),
+      formatShares(p).padEnd(36),
       (measured ? ci(measured) : '-').padEnd(26),
       errorPp === null ? '-' : pct(errorPp),
     ].join('  '),
   );
-  return [...head, header, ...rows, ...r.skipped.map((s) => `skipped ${s}`)].join('\n');
+  const notes = [
+    '',
+    'PI: prediction interval, drawn from (a) the cells\' per-round costs, (b) the recording\'s windows, (c) baseline drift, (d) the model error measured in validation.',
+    ...[...new Map(r.comparisons.map(({ prediction: p }) => [p.uncertainty.family, p.uncertainty.model])).entries()].map(
+      ([family, m]) => `model error, ${family}: ${m.kind === 'additive-pp' ? `sd ${m.sd} pp` : `ln-ratio sd ${m.sd}`} (${m.from})`,
+    ),
+    ...(r.comparisons.some((c) => c.prediction.uncertainty.rateWindows === 0) ? ['rates: the recording has no windows (an older recording): taken as exact'] : []),
+  ];
+  const cov = comparisonCoverage(r.comparisons);
+  const coverageLines = cov
+    ? [`coverage: ${cov.interval.inside}/${cov.interval.total} measured medians inside the prediction interval (costs alone: ${cov.costOnly.inside}/${cov.costOnly.total})`]
+    : [];
+  return [...head, header, ...rows, ...(r.comparisons.length > 0 ? notes : []), ...coverageLines, ...r.skipped.map((s) => `skipped ${s}`)].join('\n');
 }
 
 /** Adds `hookbench predict`; `setExit` receives the exit code (1 when a prediction FAILs the budget, as `run`). */
@@ -180,8 +212,8 @@ export function registerPredictCommand(program: Command, setExit: (code: number)
     .option('--syscalls <list>', 'also predict each single mechanism hooking these syscalls (default with --workload: its hooked syscall)')
     .option('--mechanisms <list>', 'only these mechanisms / realisations')
     .option('--budget <pct>', 'overhead budget, %', '5')
-    .option('--resamples <n>', 'bootstrap resamples', '10000')
-    .option('--seed <n>', 'bootstrap seed', '1')
+    .option('--resamples <n>', 'draws of the prediction interval', '10000')
+    .option('--seed <n>', 'seed of the draws', '1')
     .option('--json', 'machine-readable')
     .action(async (o: RawPredictOptions) => {
       const report = await predictCommand(o);

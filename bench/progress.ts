@@ -12,12 +12,12 @@ function cellLine(cell: Cell): string {
     return `${key} ${cell.verdict.padEnd(12)} ${cell.reason ?? ''}`;
   }
   const m = s.overheadMedian;
-  return `${key} ${cell.verdict.padEnd(12)} ${pct(m.value)} [${m.ciLow.toFixed(1)}, ${m.ciHigh.toFixed(1)}]  ${s.eventsPerOp.median.toFixed(2)} ev/op  ${s.rounds} rounds (${s.stopReason})`;
+  return `${key} ${cell.verdict.padEnd(12)} ${pct(m.value)} [${m.ciLow.toFixed(1)}, ${m.ciHigh.toFixed(1)}] (blocks spread ${s.betweenBlockSd.toFixed(1)} pp)  ${s.eventsPerOp.median.toFixed(2)} ev/op  ${s.rounds} rounds in ${s.blocks} blocks (${s.stopReason})`;
 }
 
 /**
- * Live progress: on a TTY one line rewritten in place (cell, round, overhead +- CI); otherwise plain
- * lines, one per cell and one every tenth round, so logs stay short.
+ * Live progress: on a TTY one line rewritten in place (cell, block, overhead +- CI); otherwise plain
+ * lines, one per block and one per finished cell.
  */
 export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e: ProgressEvent) => void {
   const tty = stream.isTTY === true;
@@ -33,11 +33,11 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e
       case 'cell-start':
         stream.write(`[${e.index + 1}/${e.total}] ${cellKey(e.cell)}\n`);
         return;
-      case 'round': {
-        const m = e.measures.overheadMedian;
-        const line = `  round ${e.round + 1}: ${pct(m.value)} ± ${e.measures.ciHalfWidth.toFixed(2)} pp, ${e.measures.eventsPerOp.median.toFixed(2)} ev/op`;
+      case 'block': {
+        const m = e.measures;
+        const line = `  ${cellKey(e.cell)} block ${e.block + 1} (CPU ${e.cpu}): ${pct(m.overheadMedian.value)} ± ${m.ciHalfWidth.toFixed(2)} pp after ${m.rounds} rounds, ${m.eventsPerOp.median.toFixed(2)} ev/op`;
         if (tty) stream.write(`\r\x1b[K${line}`);
-        else if ((e.round + 1) % 10 === 0) stream.write(`${line}\n`);
+        else stream.write(`${line}\n`);
         return;
       }
       case 'cell-end':

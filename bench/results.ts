@@ -5,7 +5,7 @@ import { ProfileFileSchema } from '../probes/profileSchema.js';
  * The versioned results document: everything a report, a comparison or a skeptical reader needs,
  * including every raw sample. Data flows one way: plan -> run -> this -> reports.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const PERF_COUNTERS = ['task-clock', 'context-switches', 'cpu-migrations', 'page-faults', 'cycles', 'instructions'] as const;
 export type PerfCounter = (typeof PERF_COUNTERS)[number];
@@ -28,11 +28,18 @@ export const RunSampleSchema = z.object({
   detachMs: z.number().optional(),
   /** Probed arm of a hook-profile cell: events per hook (their sum is `events`). */
   eventsPerHook: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  /** The CPU the workload's timed loop started and ended on, as the workload saw it (sched_getcpu). */
+  cpuStart: z.number().int().nonnegative(),
+  cpuEnd: z.number().int().nonnegative(),
 });
 export type RunSample = z.infer<typeof RunSampleSchema>;
 
 export const RoundSchema = z.object({
   index: z.number().int().nonnegative(),
+  /** The cell's block this round belongs to (0, 1, ...): blocks are the independent units of the CI. */
+  block: z.number().int().nonnegative(),
+  /** The CPU both arms were pinned to. */
+  cpu: z.number().int().nonnegative(),
   order: z.tuple([z.enum(['baseline', 'probed']), z.enum(['baseline', 'probed'])]),
   baseline: RunSampleSchema,
   probed: RunSampleSchema,
@@ -51,10 +58,25 @@ export type StopReason = z.infer<typeof StopReasonSchema>;
 
 export const CellStatsSchema = z.object({
   rounds: z.number().int(),
-  /** Per-round overhead, % (probed / mean of neighbouring baselines - 1), in round order. */
+  blocks: z.number().int(),
+  /** Per-round overhead, % (probed / mean of neighbouring baselines in its block - 1), in round order. */
   overheadPerRound: z.array(z.number()),
+  /**
+   * The verdict statistic: each block's median per-round overhead, averaged over blocks, with a
+   * Student-t CI over the blocks at `lookConfidence` (see bench/statistics.ts sequentialPlan).
+   */
   overheadMedian: EstimateSchema,
   overheadMean: EstimateSchema,
+  /** Each block's median overhead, %, in block order. */
+  blockOverheads: z.array(z.number()),
+  /** Standard deviation of blockOverheads, percentage points: how much the overhead moved during the run. */
+  betweenBlockSd: z.number(),
+  /** Each measurement CPU's block overheads, %: where a mechanism costs more on one CPU than another. */
+  overheadByCpu: z.array(z.object({ cpu: z.number().int().nonnegative(), blockOverheads: z.array(z.number()) })),
+  /** Confidence of the stored CIs: the run's confidence split over the plan's looks. */
+  lookConfidence: z.number(),
+  /** Runs (either arm) that did not stay on one CPU: flagged, kept. */
+  migratedRuns: z.number().int().nonnegative(),
   addedNsPerOp: EstimateSchema,
   /** Null where the cell expects no hooked events (collateral-cost cells). */
   nsPerEvent: EstimateSchema.nullable(),
@@ -126,10 +148,23 @@ export const RunOptionsSchema = z.object({
   confidence: z.number(),
   bootstrapResamples: z.number().int(),
   seed: z.number().int(),
+  /** CPUs the workload runs on (a cell's blocks rotate over them); null: every online CPU. */
+  cpus: z.array(z.number().int().nonnegative()).nullable(),
   /** Hook profiles whose cells (`<profile>/<realisation>` in `mechanisms`) this run measures. */
   profiles: z.array(ProfileFileSchema).optional(),
 });
 export type RunOptions = z.infer<typeof RunOptionsSchema>;
+
+/** Where the run's processes ran: the workload on the measurement CPUs, hookbench's own elsewhere. */
+export const PlacementSchema = z.object({
+  /** CPUs the workload was pinned to, in the order blocks rotate over them. */
+  measurementCpus: z.array(z.number().int().nonnegative()),
+  /** Whether hookbench's own processes (node, perf, bpftrace, auditd) were kept off each block's measurement CPU. */
+  harnessIsolated: z.boolean(),
+  /** How the CPUs were chosen, and what could not be done (a one-CPU machine isolates nothing). */
+  policy: z.string(),
+});
+export type Placement = z.infer<typeof PlacementSchema>;
 
 export const ResultsSchema = z.object({
   schemaVersion: z.literal(SCHEMA_VERSION),
@@ -140,6 +175,7 @@ export const ResultsSchema = z.object({
   environment: EnvironmentSchema,
   /** Things a reader must know once, e.g. "cycles, instructions: <not supported> on this machine". */
   notes: z.array(z.string()),
+  placement: PlacementSchema,
   cells: z.array(CellSchema),
 });
 export type Results = z.infer<typeof ResultsSchema>;

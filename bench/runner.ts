@@ -13,15 +13,26 @@ import { parseWorkloadLine, runUnderPerfStat } from './perfstat.js';
 import { profileCellInvalidReason } from './profileCells.js';
 import { registerRunProfiles } from './profileOptions.js';
 import { planCells, type PlannedCell } from './planner.js';
-import { PERF_COUNTERS, SCHEMA_VERSION, type Cell, type Results, type Round, type RunOptions, type RunSample } from './results.js';
-import { cellOptionsFrom, cellStats, decideVerdict, seededRandom, shouldStop, type CellMeasures } from './statistics.js';
+import { placeRun } from './placement.js';
+import { PERF_COUNTERS, SCHEMA_VERSION, type Cell, type Results, type Round, type RunOptions, type RunSample, type StopReason } from './results.js';
+import {
+  cellOptionsFrom,
+  cellStats,
+  cpuDifference,
+  decideVerdict,
+  ROUNDS_PER_BLOCK,
+  seededRandom,
+  shouldStop,
+  type CellMeasures,
+  type CellOptions,
+} from './statistics.js';
 import { cellKey, ResultsStore, type LogLine, type RunHeader } from './store.js';
 
 export type ProgressEvent =
   | { type: 'detected'; mechanism: string; support: Support }
   | { type: 'calibrated'; workload: string; iterations: number }
   | { type: 'cell-start'; cell: PlannedCell; index: number; total: number }
-  | { type: 'round'; cell: PlannedCell; round: number; measures: CellMeasures }
+  | { type: 'block'; cell: PlannedCell; block: number; cpu: number; measures: CellMeasures }
   | { type: 'cell-end'; cell: Cell };
 
 export interface RunMatrixOptions {
@@ -36,9 +47,6 @@ export interface RunMatrixOptions {
 const AUDIT_STICKY_NOTE =
   'audit was enabled earlier in this boot: every task created since carries an audit context (the kernel keeps it until reboot), so baselines include that cost';
 
-/** Resamples for the between-round stopping check; the reported CIs use the full count. */
-const STOP_CHECK_RESAMPLES = 2000;
-
 /** What every cell measurement needs. */
 interface RunContext {
   options: RunOptions;
@@ -49,6 +57,8 @@ interface RunContext {
   nextTag: () => string;
   checkAbort: () => void;
   onProgress: (event: ProgressEvent) => void;
+  /** The CPU block `block` of a cell runs on; hookbench's own processes are moved off it. */
+  placeBlock: (block: number) => Promise<number>;
 }
 
 /**
@@ -72,15 +82,17 @@ export async function runMatrix(requested: RunOptions, run: RunMatrixOptions): P
   if (!run.resume) store.create(header);
   const journal = new Journal();
   let tags = 0;
+  const placement = await placeRun(options.cpus);
   const ctx: RunContext = {
     options,
     built: await buildWorkloads(),
     journal,
     store,
-    notes: new Set(),
+    notes: new Set(placement.placement.harnessIsolated ? [] : [placement.placement.policy]),
     nextTag: () => `hookbench-${process.pid}-${++tags}`,
     checkAbort,
     onProgress: run.onProgress ?? (() => {}),
+    placeBlock: (block) => placement.placeBlock(block),
   };
   try {
     const cells = await measureAll(ctx, log);
@@ -92,6 +104,7 @@ export async function runMatrix(requested: RunOptions, run: RunMatrixOptions): P
       options,
       environment: header.environment,
       notes: [...ctx.notes],
+      placement: placement.placement,
       cells,
     };
     store.writeResults(results);
@@ -102,6 +115,7 @@ export async function runMatrix(requested: RunOptions, run: RunMatrixOptions): P
     checkAbort();
     throw err;
   } finally {
+    await placement.release();
     // Normally empty by now: each probe detaches itself. What is left (an interrupted attach) goes
     // here; what cannot be undone stays journaled for `hookbench cleanup`.
     const errors = await undoAll(journal);
@@ -110,26 +124,133 @@ export async function runMatrix(requested: RunOptions, run: RunMatrixOptions): P
   }
 }
 
+/** One cell on its way through the run's blocks. */
+interface CellInProgress {
+  planned: PlannedCell;
+  index: number;
+  mechanism: AnyMechanism;
+  support: Support;
+  base: Omit<Cell, 'stats' | 'verdict' | 'reason' | 'elapsedS'>;
+  options: CellOptions;
+  rounds: Round[];
+  /** Seconds spent measuring this cell so far (its blocks only, not the other cells' in between). */
+  elapsedS: number;
+  random: () => number;
+  arms?: Record<RunSample['arm'], number>;
+  done?: Cell;
+  /** The finished cell is already in the log (a resumed run). */
+  logged?: boolean;
+}
+
+/**
+ * Measures every planned cell in blocks of ROUNDS_PER_BLOCK rounds, interleaved: block 1 of every
+ * cell, then block 2 of every cell that is still measuring, and so on, so the cells share the
+ * machine's slow changes instead of each getting one period of it. Audit cells are interleaved only
+ * among themselves, after every other cell has finished: enabling audit taxes every task created
+ * afterwards until reboot, and would move the other cells' baselines.
+ */
 async function measureAll(ctx: RunContext, log: LogLine[]): Promise<Cell[]> {
   const planned = planCells(ctx.options);
   if (await auditEnabledSinceBoot()) ctx.notes.add(AUDIT_STICKY_NOTE);
   const support = await detectAll(ctx, [...new Set(planned.map((c) => c.mechanism))]);
   const iterations = await calibrateAll(ctx, ctx.options.workloads, log);
-  const cells: Cell[] = [];
-  for (const [index, cell] of planned.entries()) {
-    const done = log.find((l): l is Extract<LogLine, { type: 'cell' }> => l.type === 'cell' && cellKey(l.cell) === cellKey(cell));
-    if (done) {
-      cells.push(done.cell);
-      continue;
+  const cells = planned.map((cell, index) => cellInProgress(ctx, cell, index, iterations.get(cell.workload)!, support.get(cell.mechanism)!, log));
+  for (const cell of cells.filter((c) => c.done && !c.logged)) ctx.store.append({ type: 'cell', cell: cell.done! });
+  for (const family of [(c: CellInProgress) => c.mechanism.family !== 'audit', (c: CellInProgress) => c.mechanism.family === 'audit']) {
+    const group = cells.filter(family);
+    for (let active = group.filter((c) => !c.done); active.length > 0; active = group.filter((c) => !c.done)) {
+      for (const cell of active) await measureBlock(ctx, cell, cells.length);
     }
-    ctx.onProgress({ type: 'cell-start', cell, index, total: planned.length });
-    const previous = log.flatMap((l) => (l.type === 'round' && cellKey(l.cell) === cellKey(cell) ? [l.round] : []));
-    const measured = await measureCell(ctx, cell, index, iterations.get(cell.workload)!, support.get(cell.mechanism)!, previous);
-    ctx.store.append({ type: 'cell', cell: measured });
-    ctx.onProgress({ type: 'cell-end', cell: measured });
-    cells.push(measured);
   }
-  return cells;
+  return cells.map((c) => c.done!);
+}
+
+/** A planned cell with what a resumed run had already measured of it (its rounds, or the whole cell). */
+function cellInProgress(ctx: RunContext, planned: PlannedCell, index: number, iterations: number, support: Support, log: LogLine[]): CellInProgress {
+  const m = mechanism(planned.mechanism);
+  const target = hookTargetFor(planned.workload);
+  const expectedPerOp = m.expectedPerOp(target);
+  const perHook = isProfileMechanism(m) ? { expectedEventsPerHook: m.expectedPerHook(target) } : {};
+  const mine = (l: LogLine) => l.type !== 'calibration' && cellKey(l.cell) === cellKey(planned);
+  const rounds = log.flatMap((l) => (l.type === 'round' && mine(l) ? [l.round] : []));
+  // The last baseline + probed pair logged: a kill between the two left a lone baseline before it.
+  const warmup = log.flatMap((l) => (l.type === 'warmup' && mine(l) ? [l.sample] : [])).slice(-2);
+  const warmedUp = warmup.length === 2 && warmup[0]!.arm === 'baseline' && warmup[1]!.arm === 'probed';
+  const base = { ...planned, hookPoint: m.hookPoint(target), expectedEventsPerOp: expectedPerOp, ...perHook, iterations, warmup: warmedUp ? warmup : [], rounds };
+  const cell: CellInProgress = {
+    planned,
+    index,
+    mechanism: m,
+    support,
+    base,
+    options: cellOptionsFrom(ctx.options, expectedPerOp, target.lowerBound === true),
+    rounds,
+    elapsedS: measuredSeconds(rounds),
+    random: seededRandom(ctx.options.seed + index),
+  };
+  const finished = log.find((l): l is Extract<LogLine, { type: 'cell' }> => l.type === 'cell' && mine(l));
+  if (finished) Object.assign(cell, { done: finished.cell, logged: true });
+  else if (!support.supported) cell.done = { ...base, stats: null, verdict: 'UNSUPPORTED', reason: support.reason, elapsedS: 0 };
+  if (warmedUp) cell.arms = armIterations(warmup[1]!, iterations, ctx.options.runMs);
+  return cell;
+}
+
+/** Measuring time a resumed cell had already spent: each block from its first run's start to its last run's end. */
+function measuredSeconds(rounds: readonly Round[]): number {
+  const spans = new Map<number, { from: number; to: number }>();
+  for (const run of rounds.flatMap((r) => [{ block: r.block, s: r.baseline }, { block: r.block, s: r.probed }])) {
+    const span = spans.get(run.block) ?? { from: Infinity, to: -Infinity };
+    spans.set(run.block, { from: Math.min(span.from, run.s.startedAt), to: Math.max(span.to, run.s.startedAt + run.s.ns / 1e6) });
+  }
+  return [...spans.values()].reduce((sum, { from, to }) => sum + (to - from) / 1000, 0);
+}
+
+/**
+ * One block of a cell (a resumed cell's torn block is completed first), then the stopping rule. The
+ * block runs pinned to its CPU, with hookbench's own processes kept off it. A cell whose tools fail
+ * becomes an ERROR cell; the other cells go on.
+ */
+async function measureBlock(ctx: RunContext, cell: CellInProgress, total: number): Promise<void> {
+  const { rounds, options } = cell;
+  const last = rounds.at(-1);
+  const block = !last ? 0 : rounds.filter((r) => r.block === last.block).length < ROUNDS_PER_BLOCK ? last.block : last.block + 1;
+  const size = Math.min(ROUNDS_PER_BLOCK - rounds.filter((r) => r.block === block).length, options.maxRounds - rounds.length);
+  const cpu = await ctx.placeBlock(block);
+  if (rounds.length === 0) ctx.onProgress({ type: 'cell-start', cell: cell.planned, index: cell.index, total });
+  const started = performance.now();
+  try {
+    if (!cell.arms) {
+      // One discarded run per arm: first-touch costs (page cache, the probe's first events) stay out.
+      // BPF run-time stats (two clock reads per program run) are on only there, never in a timed round:
+      // the warm-up gives the in-program ns per event.
+      const warmup = [await runBaseline(ctx, cell.planned, cell.base.iterations, cpu), await runProbed(ctx, cell.mechanism, cell.planned, cell.base.iterations, cpu, true)];
+      for (const sample of warmup) ctx.store.append({ type: 'warmup', cell: cell.planned, sample });
+      cell.base.warmup = warmup;
+      cell.arms = armIterations(warmup[1]!, cell.base.iterations, ctx.options.runMs);
+    }
+    if (cell.arms.probed !== cell.base.iterations) cell.base.probedIterations = cell.arms.probed;
+    for (let i = 0; i < size; i++) {
+      const round = await measureRound(ctx, cell, { index: rounds.length, block, cpu });
+      rounds.push(round);
+      ctx.store.append({ type: 'round', cell: cell.planned, round });
+      // Checked here too: a signal during a cell's last round would otherwise go unnoticed.
+      ctx.checkAbort();
+    }
+    cell.elapsedS += (performance.now() - started) / 1000;
+    const measures = cellStats(rounds, options);
+    ctx.onProgress({ type: 'block', cell: cell.planned, block, cpu, measures });
+    const stop = shouldStop(measures, cell.elapsedS, options);
+    if (stop) cell.done = finishCell(ctx, cell, measures, stop);
+  } catch (err) {
+    // Not a finished cell if a signal made it fail (its tools die of Ctrl-C too): resume re-measures it.
+    ctx.checkAbort();
+    if (err instanceof InterruptedError) throw err;
+    cell.done = { ...cell.base, rounds, stats: null, verdict: 'ERROR', reason: (err as Error).message.split('\n')[0]!, elapsedS: cell.elapsedS };
+  }
+  if (cell.done) {
+    ctx.store.append({ type: 'cell', cell: cell.done });
+    ctx.onProgress({ type: 'cell-end', cell: cell.done });
+  }
 }
 
 async function detectAll(ctx: RunContext, names: string[]): Promise<Map<string, Support>> {
@@ -149,13 +270,15 @@ function mechanism(name: string): AnyMechanism {
   return m;
 }
 
+/** Calibrated on the first measurement CPU, where the cells' first blocks run. */
 async function calibrateAll(ctx: RunContext, workloads: string[], log: LogLine[]): Promise<Map<string, number>> {
   const iterations = new Map<string, number>();
   for (const workload of workloads) {
     const logged = log.find((l) => l.type === 'calibration' && l.workload === workload);
     let n = logged?.type === 'calibration' ? logged.iterations : undefined;
     if (n === undefined) {
-      n = await calibrateIterations(async (pilot) => (await runWorkload(ctx, workload, pilot, 'baseline')), ctx.options.runMs);
+      const cpu = await ctx.placeBlock(0);
+      n = await calibrateIterations(async (pilot) => await runWorkload(ctx, workload, pilot, 'baseline', cpu), ctx.options.runMs);
       ctx.store.append({ type: 'calibration', workload, iterations: n });
     }
     iterations.set(workload, n);
@@ -164,19 +287,31 @@ async function calibrateAll(ctx: RunContext, workloads: string[], log: LogLine[]
   return iterations;
 }
 
-/** One timed run of a workload under perf stat. */
-async function runWorkload(ctx: RunContext, workload: string, iterations: number, arm: RunSample['arm']): Promise<RunSample & { pid: number }> {
+/**
+ * One timed run of a workload under perf stat, pinned to `cpu` with everything it forks. Both arms are
+ * gated alike: the workload waits, ready, before its timed loop until `onReady` (a probe narrowing its
+ * scope to it) has run.
+ */
+async function runWorkload(
+  ctx: RunContext,
+  workload: string,
+  iterations: number,
+  arm: RunSample['arm'],
+  cpu: number,
+  onReady: (pid: number) => Promise<void> = async () => {},
+): Promise<RunSample & { pid: number }> {
   ctx.checkAbort();
   const startedAt = Date.now();
-  const out = await runUnderPerfStat(workloadArgv(ctx.built, workload, iterations));
+  const out = await runUnderPerfStat(workloadArgv(ctx.built, workload, iterations), { cpu, onReady });
   const line = parseWorkloadLine(out.stdout);
   const unsupported = PERF_COUNTERS.filter((c) => out.perf[c] === null);
   if (unsupported.length > 0) ctx.notes.add(`perf counters not supported on this machine (recorded as null): ${unsupported.join(', ')}`);
-  return { arm, startedAt, ops: line.ops, ns: line.ns, nsPerOp: line.ns / line.ops, perf: out.perf, pid: line.pid };
+  const { ops, ns, pid, cpuStart, cpuEnd } = line;
+  return { arm, startedAt, ops, ns, nsPerOp: ns / ops, perf: out.perf, pid, cpuStart, cpuEnd };
 }
 
 /** Attach, run, count, detach: attach and detach happen outside the workload's own timed loop. */
-async function runProbed(ctx: RunContext, m: AnyMechanism, cell: PlannedCell, iterations: number, bpfStats = false): Promise<RunSample> {
+async function runProbed(ctx: RunContext, m: AnyMechanism, cell: PlannedCell, iterations: number, cpu: number, bpfStats = false): Promise<RunSample> {
   ctx.checkAbort();
   const t0 = performance.now();
   const handle = await m.attach(hookTargetFor(cell.workload), { journal: ctx.journal, tag: ctx.nextTag(), bpfStats });
@@ -188,7 +323,7 @@ async function runProbed(ctx: RunContext, m: AnyMechanism, cell: PlannedCell, it
   };
   let sample: RunSample;
   try {
-    const { pid, ...run } = await runWorkload(ctx, cell.workload, iterations, 'probed');
+    const { pid, ...run } = await runWorkload(ctx, cell.workload, iterations, 'probed', cpu, (ready) => m.scope(handle, { pid: ready }));
     const count = await m.count(handle, { pid });
     if (count.note) ctx.notes.add(`${cellKey(cell)}: ${count.note}`);
     sample = { ...run, events: count.events, inProgramNs: count.inProgramNs ?? null, attachMs, ...(count.perHook ? { eventsPerHook: count.perHook } : {}) };
@@ -199,81 +334,47 @@ async function runProbed(ctx: RunContext, m: AnyMechanism, cell: PlannedCell, it
   return { ...sample, detachMs: await timedDetach() };
 }
 
-async function runBaseline(ctx: RunContext, cell: PlannedCell, iterations: number): Promise<RunSample> {
-  const { pid: _pid, ...sample } = await runWorkload(ctx, cell.workload, iterations, 'baseline');
+async function runBaseline(ctx: RunContext, cell: PlannedCell, iterations: number, cpu: number): Promise<RunSample> {
+  const { pid: _pid, ...sample } = await runWorkload(ctx, cell.workload, iterations, 'baseline', cpu);
   return sample;
-}
-
-async function measureCell(ctx: RunContext, cell: PlannedCell, index: number, iterations: number, support: Support, previous: Round[]): Promise<Cell> {
-  const m = mechanism(cell.mechanism);
-  const target = hookTargetFor(cell.workload);
-  const expectedPerOp = m.expectedPerOp(target);
-  const perHook = isProfileMechanism(m) ? { expectedEventsPerHook: m.expectedPerHook(target) } : {};
-  const base: Omit<Cell, 'stats' | 'verdict' | 'reason' | 'elapsedS'> = { ...cell, hookPoint: m.hookPoint(target), expectedEventsPerOp: expectedPerOp, ...perHook, iterations, warmup: [], rounds: previous };
-  const started = performance.now();
-  const elapsedS = () => (performance.now() - started) / 1000;
-  if (!support.supported) return { ...base, stats: null, verdict: 'UNSUPPORTED', reason: support.reason, elapsedS: 0 };
-  const cellOptions = cellOptionsFrom(ctx.options, expectedPerOp);
-  const rounds = [...previous];
-  try {
-    // One discarded run per arm: first-touch costs (page cache, the probe's first events) stay out.
-    // BPF run-time stats (two clock reads per program run) are on only there, never in a timed round:
-    // the warm-up gives the in-program ns per event.
-    base.warmup = [await runBaseline(ctx, cell, iterations), await runProbed(ctx, m, cell, iterations, true)];
-    for (const sample of base.warmup) ctx.store.append({ type: 'warmup', cell, sample });
-    const arms = { baseline: iterations, probed: probedIterations(base.warmup[1]!, iterations, ctx.options.runMs) };
-    base.probedIterations = arms.probed;
-    const random = seededRandom(ctx.options.seed + index);
-    for (;;) {
-      const round = await measureRound(ctx, m, cell, arms, rounds.length, random);
-      rounds.push(round);
-      ctx.store.append({ type: 'round', cell, round });
-      // Checked here too: a signal during a cell's last round would otherwise go unnoticed.
-      ctx.checkAbort();
-      const quick = cellStats(rounds, { ...cellOptions, resamples: Math.min(STOP_CHECK_RESAMPLES, cellOptions.resamples) });
-      ctx.onProgress({ type: 'round', cell, round: round.index, measures: quick });
-      const stop = shouldStop(quick, rounds.length, elapsedS(), cellOptions);
-      if (stop) return finishCell(base, rounds, cellOptions, stop, elapsedS());
-    }
-  } catch (err) {
-    // Not a finished cell if a signal made it fail (its tools die of Ctrl-C too): resume re-measures it.
-    ctx.checkAbort();
-    if (err instanceof InterruptedError) throw err;
-    return { ...base, rounds, stats: null, verdict: 'ERROR', reason: (err as Error).message.split('\n')[0]!, elapsedS: elapsedS() };
-  }
 }
 
 /** A probed run more than this many times the target duration gets fewer ops. */
 const SLOW_PROBED_FACTOR = 2;
 
 /**
- * Ops per probed run. Overheads are per op, so a mechanism that makes each op 25 times dearer (audit)
- * may run fewer ops: its rounds then last about --run-ms, not 25 times that, and a cell reaches its
- * verdict in as many rounds as any other. Ordinary cells keep the same ops in both arms.
+ * Ops per run of each arm. Overheads are per op, so a mechanism that makes each op 25 times dearer
+ * (audit) may run fewer ops: its rounds then last about --run-ms, not 25 times that, and a cell reaches
+ * its verdict in as many rounds as any other. Ordinary cells keep the same ops in both arms.
  */
-function probedIterations(warmup: RunSample, iterations: number, runMs: number): number {
-  if (warmup.ns <= SLOW_PROBED_FACTOR * runMs * 1e6) return iterations;
-  return Math.min(iterations, iterationsForDuration(warmup, runMs));
+function armIterations(warmup: RunSample, iterations: number, runMs: number): Record<RunSample['arm'], number> {
+  const probed = warmup.ns <= SLOW_PROBED_FACTOR * runMs * 1e6 ? iterations : Math.min(iterations, iterationsForDuration(warmup, runMs));
+  return { baseline: iterations, probed };
 }
 
-async function measureRound(ctx: RunContext, m: AnyMechanism, cell: PlannedCell, arms: Record<RunSample['arm'], number>, index: number, random: () => number): Promise<Round> {
-  const order: Round['order'] = random() < 0.5 ? ['baseline', 'probed'] : ['probed', 'baseline'];
+/** Both arms of a round, in a seeded random order, on the same CPU. */
+async function measureRound(ctx: RunContext, cell: CellInProgress, at: Pick<Round, 'index' | 'block' | 'cpu'>): Promise<Round> {
+  const arms = cell.arms!;
+  const order: Round['order'] = cell.random() < 0.5 ? ['baseline', 'probed'] : ['probed', 'baseline'];
   const samples: Partial<Record<RunSample['arm'], RunSample>> = {};
-  for (const arm of order) samples[arm] = arm === 'baseline' ? await runBaseline(ctx, cell, arms.baseline) : await runProbed(ctx, m, cell, arms.probed);
-  return { index, order, baseline: samples.baseline!, probed: samples.probed! };
+  for (const arm of order) {
+    samples[arm] =
+      arm === 'baseline'
+        ? await runBaseline(ctx, cell.planned, arms.baseline, at.cpu)
+        : await runProbed(ctx, cell.mechanism, cell.planned, arms.probed, at.cpu);
+  }
+  return { ...at, order, baseline: samples.baseline!, probed: samples.probed! };
 }
 
-function finishCell(
-  base: Omit<Cell, 'stats' | 'verdict' | 'reason' | 'elapsedS'>,
-  rounds: Round[],
-  cellOptions: ReturnType<typeof cellOptionsFrom>,
-  stopReason: NonNullable<ReturnType<typeof shouldStop>>,
-  elapsedS: number,
-): Cell {
-  const measures = { ...cellStats(rounds, cellOptions), inProgramNs: base.warmup[1]?.inProgramNs ?? null };
-  const decision = decideVerdict(measures, cellOptions);
+function finishCell(ctx: RunContext, cell: CellInProgress, measured: CellMeasures, stopReason: StopReason): Cell {
+  const { base, rounds, options } = cell;
+  const measures = { ...measured, inProgramNs: base.warmup[1]?.inProgramNs ?? null };
+  const decision = decideVerdict(measures, options);
   // A hook-profile cell is also INVALID when one hook fell short, whatever the total counted.
   const hookShortfall = decision.verdict === 'INVALID' ? null : profileCellInvalidReason({ rounds, expectedEventsPerHook: base.expectedEventsPerHook });
   const { verdict, reason } = hookShortfall ? { verdict: 'INVALID' as const, reason: hookShortfall } : decision;
-  return { ...base, rounds, stats: { ...measures, stopReason }, verdict, reason, elapsedS };
+  const cpus = cpuDifference(measures);
+  if (cpus) ctx.notes.add(`${cellKey(cell.planned)}: ${cpus}`);
+  if (measures.migratedRuns > 0) ctx.notes.add(`${cellKey(cell.planned)}: ${measures.migratedRuns} runs did not stay on one CPU (flagged in the raw samples, kept)`);
+  return { ...base, rounds, stats: { ...measures, stopReason }, verdict, reason, elapsedS: cell.elapsedS };
 }

@@ -1,13 +1,14 @@
 import { sampleStandardDeviation } from 'simple-statistics';
 import type { CellStats, Estimate, Round, RunOptions, RunSample, StopReason, Verdict } from './results.js';
+import { studentTQuantile } from './studentT.js';
 
 /**
- * Every statistic hookbench reports, in one place. A cell is a list of rounds, each holding one
- * baseline and one probed run in random order; from those we estimate the overhead, decide the
- * verdict against the budget and decide when to stop measuring.
+ * Every statistic hookbench reports, in one place. A cell is a list of rounds in blocks, each round
+ * holding one baseline and one probed run in random order; from those we estimate the overhead,
+ * decide the verdict against the budget and decide when to stop measuring.
  *
  * Split of work with the runner: `cellStats` returns everything in CellStats except `stopReason`
- * (a `CellMeasures`); the runner asks `shouldStop` after each round and, once it gets a reason,
+ * (a `CellMeasures`); the runner asks `shouldStop` after each block and, once it gets a reason,
  * stores `{ ...measures, stopReason }`. `decideVerdict` turns measures into the cell's verdict.
  */
 
@@ -18,26 +19,30 @@ export type CellMeasures = Omit<CellStats, 'stopReason'>;
 export interface CellOptions {
   /** Events per op the probe must count; 0 for collateral-cost cells. */
   expectedPerOp: number;
+  /** expectedPerOp is a floor, not an exact count (the build workload: it depends on the toolchain). */
+  expectedIsLowerBound: boolean;
   /** Overhead budget, %. */
   budget: number;
   /** Target CI half-width, percentage points. */
   precision: number;
-  confidence: number;
-  resamples: number;
-  seed: number;
+  /** Confidence of the stored CI at whichever look the cell stops (the run's confidence split over the looks). */
+  lookConfidence: number;
+  /** Block counts at which the stopping rule is checked. */
+  looks: readonly number[];
   minRounds: number;
   maxRounds: number;
   maxTimeS: number;
 }
 
-export function cellOptionsFrom(run: RunOptions, expectedPerOp: number): CellOptions {
+export function cellOptionsFrom(run: RunOptions, expectedPerOp: number, expectedIsLowerBound = false): CellOptions {
+  const plan = sequentialPlan(run);
   return {
     expectedPerOp,
+    expectedIsLowerBound,
     budget: run.budget,
     precision: run.precision,
-    confidence: run.confidence,
-    resamples: run.bootstrapResamples,
-    seed: run.seed,
+    lookConfidence: plan.lookConfidence,
+    looks: plan.looks,
     minRounds: run.minRounds,
     maxRounds: run.maxRounds,
     maxTimeS: run.maxTimeS,
@@ -171,6 +176,75 @@ export function outlierIndices(xs: readonly number[]): number[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Blocks and the sequential plan
+
+/**
+ * A cell's rounds are measured in blocks of this many, spread over the whole run (block 1 of every
+ * cell, then block 2 of every cell, ...), so that every cell samples the machine's slow changes. Each
+ * block is summarised by its median per-round figure; blocks, not rounds, are the independent units
+ * the CI is computed from (rounds in a block share baselines and the machine's state of the moment).
+ */
+export const ROUNDS_PER_BLOCK = 5;
+/** A t interval over block medians with two degrees of freedom is the least that is of any use. */
+export const MIN_BLOCKS = 3;
+/** What the method needs before its first look: `--min-rounds` below this is refused. */
+export const METHOD_MIN_ROUNDS = ROUNDS_PER_BLOCK * MIN_BLOCKS;
+/** Each look comes after at least this many times as many blocks as the one before. */
+const LOOK_GROWTH = 1.5;
+
+export interface SequentialPlan {
+  /** Block counts at which the stopping rule is checked, from the first that holds minRounds to the last that maxRounds allows. */
+  looks: number[];
+  /** Confidence of the interval at each look: 1 - (1 - confidence) / looks (Bonferroni). */
+  lookConfidence: number;
+}
+
+/**
+ * Checking a CI after every round and stopping the first time it is narrow enough makes a 95 % CI
+ * miss far more often than 5 % (the check picks a moment when the spread looks small by chance). Here
+ * the rule is checked only at a few block counts fixed in advance, geometrically spaced, and each
+ * look's interval is built at confidence 1 - alpha/K for K looks: the chance that the interval at
+ * *any* look misses is then at most alpha (Bonferroni), so the interval at whichever look the cell
+ * stops - for precision, a clear verdict, max-rounds or max-time (a stop between looks takes the
+ * place of the next look) - covers with at least the stated confidence, whatever the stopping rule.
+ */
+export function sequentialPlan(options: Pick<RunOptions, 'minRounds' | 'maxRounds' | 'confidence'>): SequentialPlan {
+  const first = Math.max(MIN_BLOCKS, Math.ceil(options.minRounds / ROUNDS_PER_BLOCK));
+  const last = Math.max(first, Math.ceil(options.maxRounds / ROUNDS_PER_BLOCK));
+  const looks: number[] = [];
+  for (let b = first; b < last; b = Math.max(b + 1, Math.ceil(b * LOOK_GROWTH))) looks.push(b);
+  looks.push(last);
+  return { looks, lookConfidence: 1 - (1 - options.confidence) / looks.length };
+}
+
+/** Per-block values of `perRound` (round i in block blockOf[i]) and the t interval over them. */
+export interface BlockEstimate extends Estimate {
+  /** The statistic of each block, in block order. */
+  blockValues: number[];
+  /** Sample standard deviation of blockValues: the between-block spread. */
+  betweenBlockSd: number;
+}
+
+/**
+ * Mean over blocks of each block's `statistic`, with a Student-t interval on the block values
+ * (B - 1 degrees of freedom), so the CI carries the variation between blocks - the machine's slow
+ * changes within the run - and not just between neighbouring rounds. With a single block the rounds
+ * stand in for blocks (a narrower, optimistic interval: such a cell is INCONCLUSIVE by minRounds).
+ */
+export function blockCi(perRound: readonly number[], blockOf: readonly number[], statistic: Statistic, confidence: number): BlockEstimate {
+  if (perRound.length === 0) throw new Error('blockCi of an empty sample');
+  const groups = new Map<number, number[]>();
+  perRound.forEach((v, i) => groups.set(blockOf[i]!, [...(groups.get(blockOf[i]!) ?? []), v]));
+  const blockValues = [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([, vs]) => statistic(vs));
+  const units = blockValues.length >= 2 ? blockValues : [...perRound];
+  const value = blockValues.length >= 2 ? mean(units) : statistic(perRound);
+  const betweenBlockSd = blockValues.length >= 2 ? sampleStandardDeviation(blockValues) : 0;
+  if (units.length < 2) return { value, ciLow: value, ciHigh: value, blockValues, betweenBlockSd };
+  const half = (studentTQuantile(1 - (1 - confidence) / 2, units.length - 1) * sampleStandardDeviation(units)) / Math.sqrt(units.length);
+  return { value, ciLow: value - half, ciHigh: value + half, blockValues, betweenBlockSd };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Per-round figures
 
 interface TimedRun {
@@ -199,17 +273,20 @@ function nearestBaseline(timeline: readonly TimedRun[], from: number, step: -1 |
 
 /**
  * For each round (in index order): mean nsPerOp of the baseline runs immediately before and
- * immediately after its probed run in time (one of them at either end). Bracketing the probed run
- * cancels the slow drift a noisy VM shows, which comparing with the same round's baseline would not.
+ * immediately after its probed run in time within the same block (one of them at a block's ends).
+ * Bracketing the probed run cancels the slow drift a noisy VM shows; staying inside the block keeps
+ * blocks independent (the previous block of a cell ran minutes earlier, maybe on another CPU).
  */
 export function neighbouringBaselineNsPerOp(rounds: readonly Round[]): number[] {
-  const timeline = chronological(rounds);
   const neighbourMean = new Map<number, number>();
-  timeline.forEach((run, position) => {
-    if (run.arm !== 'probed') return;
-    const neighbours = [nearestBaseline(timeline, position, -1), nearestBaseline(timeline, position, +1)].flatMap((r) => (r ? [r.nsPerOp] : []));
-    neighbourMean.set(run.round, mean(neighbours));
-  });
+  for (const block of new Set(rounds.map((r) => r.block))) {
+    const timeline = chronological(rounds.filter((r) => r.block === block));
+    timeline.forEach((run, position) => {
+      if (run.arm !== 'probed') return;
+      const neighbours = [nearestBaseline(timeline, position, -1), nearestBaseline(timeline, position, +1)].flatMap((r) => (r ? [r.nsPerOp] : []));
+      neighbourMean.set(run.round, mean(neighbours));
+    });
+  }
   return byIndex(rounds).map((round) => neighbourMean.get(round.index) as number);
 }
 
@@ -228,6 +305,11 @@ export function addedNsPerRound(rounds: readonly Round[]): number[] {
 /** A probed run that reported no count counted nothing. */
 function eventsPerOp(run: RunSample): number {
   return (run.events ?? 0) / run.ops;
+}
+
+/** A run that did not stay on one CPU: the workload saw two CPUs, or perf counted a migration. */
+export function migrated(run: RunSample): boolean {
+  return run.cpuStart !== run.cpuEnd || (run.perf['cpu-migrations'] ?? 0) > 0;
 }
 
 function nonNull(values: readonly (number | null | undefined)[]): number[] {
@@ -255,40 +337,77 @@ function centreAndSpread(xs: readonly number[]): { median: number; cv: number } 
   return { median: median(xs), cv: coefficientOfVariation(xs) };
 }
 
+const estimateOf = ({ value, ciLow, ciHigh }: Estimate): Estimate => ({ value, ciLow, ciHigh });
+
+/** Each measurement CPU's block overheads (blockValues in block order), CPUs ascending. */
+function overheadByCpu(rounds: readonly Round[], blockValues: readonly number[]): { cpu: number; blockOverheads: number[] }[] {
+  const blocks = [...new Set(rounds.map((r) => r.block))].sort((a, b) => a - b);
+  const byCpu = new Map<number, number[]>();
+  blocks.forEach((block, i) => {
+    const cpu = rounds.find((r) => r.block === block)!.cpu;
+    byCpu.set(cpu, [...(byCpu.get(cpu) ?? []), blockValues[i] ?? NaN]);
+  });
+  return [...byCpu.entries()].sort((a, b) => a[0] - b[0]).map(([cpu, values]) => ({ cpu, blockOverheads: values.filter(Number.isFinite) }));
+}
+
+/**
+ * Where the overhead differs between measurement CPUs beyond the blocks' noise (a Welch t interval of
+ * the difference, at the stored CIs' confidence, that excludes 0), the sentence that says so: a
+ * mechanism can cost twice as much on one vCPU as on another, and a run pinned to one would not show it.
+ */
+export function cpuDifference(stats: Pick<CellStats, 'overheadByCpu' | 'lookConfidence'>): string | null {
+  const cpus = stats.overheadByCpu.filter((c) => c.blockOverheads.length >= 2);
+  if (cpus.length < 2) return null;
+  const sorted = [...cpus].sort((a, b) => mean(a.blockOverheads) - mean(b.blockOverheads));
+  const difference = blockDifferenceCi(sorted[0]!.blockOverheads, sorted.at(-1)!.blockOverheads, stats.lookConfidence);
+  if (difference.ciLow <= 0) return null;
+  const each = cpus.map((c) => `CPU ${c.cpu} ${mean(c.blockOverheads) >= 0 ? '+' : ''}${mean(c.blockOverheads).toFixed(1)} % (${c.blockOverheads.length} blocks)`);
+  return `the overhead differs between CPUs (${each.join(', ')}; difference [${difference.ciLow.toFixed(1)}, ${difference.ciHigh.toFixed(1)}] pp): the cell's overhead is their average`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cell statistics, verdict, stopping
 
 /**
- * All statistics of a cell's rounds (at least one). The verdict statistic is the median overhead;
- * added ns and ns per event are medians too, each with a percentile-bootstrap CI drawn from the same
- * seed (common resamples, so they are reproducible and mutually consistent).
- * nsPerEvent uses each round's measured events per op and leaves out rounds that counted none.
+ * All statistics of a cell's rounds (at least one). The verdict statistic is the overhead's block
+ * median averaged over blocks (robust to the outliers that are kept, and a mean over independent
+ * blocks, so a t interval describes it); added ns and ns per event are summarised the same way. Every
+ * CI is at `lookConfidence`: the same computation decides stopping and is stored, so the stored CI is
+ * the one the stop was decided on. nsPerEvent uses each round's measured events per op and leaves out
+ * rounds that counted none.
  */
-export function cellStats(
-  rounds: readonly Round[],
-  options: Pick<CellOptions, 'expectedPerOp' | 'precision' | 'confidence' | 'resamples' | 'seed'>,
-): CellMeasures {
+export function cellStats(rounds: readonly Round[], options: Pick<CellOptions, 'expectedPerOp' | 'precision' | 'lookConfidence'>): CellMeasures {
   if (rounds.length === 0) throw new Error('cellStats needs at least one round');
   const ordered = byIndex(rounds);
-  const bootstrap = { resamples: options.resamples, confidence: options.confidence, seed: options.seed };
+  const blockOf = ordered.map((r) => r.block);
+  const ci = (perRound: readonly number[], blocks: readonly number[], statistic: Statistic) => blockCi(perRound, blocks, statistic, options.lookConfidence);
   const overhead = overheadPerRound(ordered);
   const added = addedNsPerRound(ordered);
   const perOpEvents = ordered.map((r) => eventsPerOp(r.probed));
-  const perEvent = added.flatMap((ns, i) => (perOpEvents[i] > 0 ? [ns / perOpEvents[i]] : []));
+  const counted = ordered.flatMap((_, i) => (perOpEvents[i] > 0 ? [i] : []));
   const inProgram = nonNull(ordered.map((r) => r.probed.inProgramNs));
-  const overheadMedian = bootstrapCi(overhead, median, bootstrap);
-  const ciHalfWidth = (overheadMedian.ciHigh - overheadMedian.ciLow) / 2;
+  const overheadBlocks = ci(overhead, blockOf, median);
+  const ciHalfWidth = (overheadBlocks.ciHigh - overheadBlocks.ciLow) / 2;
   return {
     rounds: ordered.length,
+    blocks: overheadBlocks.blockValues.length,
     overheadPerRound: overhead,
-    overheadMedian,
-    overheadMean: bootstrapCi(overhead, mean, bootstrap),
-    addedNsPerOp: bootstrapCi(added, median, bootstrap),
-    nsPerEvent: options.expectedPerOp > 0 && perEvent.length > 0 ? bootstrapCi(perEvent, median, bootstrap) : null,
+    overheadMedian: estimateOf(overheadBlocks),
+    overheadMean: estimateOf(ci(overhead, blockOf, mean)),
+    blockOverheads: overheadBlocks.blockValues,
+    betweenBlockSd: overheadBlocks.betweenBlockSd,
+    overheadByCpu: overheadByCpu(ordered, overheadBlocks.blockValues),
+    lookConfidence: options.lookConfidence,
+    addedNsPerOp: estimateOf(ci(added, blockOf, median)),
+    nsPerEvent:
+      options.expectedPerOp > 0 && counted.length > 0
+        ? estimateOf(ci(counted.map((i) => added[i] / perOpEvents[i]), counted.map((i) => blockOf[i]), median))
+        : null,
     eventsPerOp: { median: median(perOpEvents), min: Math.min(...perOpEvents), max: Math.max(...perOpEvents) },
     baselineNsPerOp: centreAndSpread(ordered.map((r) => r.baseline.nsPerOp)),
     probedNsPerOp: centreAndSpread(ordered.map((r) => r.probed.nsPerOp)),
     outlierRounds: outlierIndices(overhead).map((i) => ordered[i].index),
+    migratedRuns: ordered.flatMap((r) => [r.baseline, r.probed]).filter(migrated).length,
     perfDeltaPerOp: perfDeltaPerOp(ordered),
     inProgramNs: inProgram.length > 0 ? median(inProgram) : null,
     ciHalfWidth,
@@ -302,21 +421,34 @@ export interface VerdictDecision {
   reason: string | null;
 }
 
-/** Why the probe's count disqualifies the cell, or null when it fired as expected. */
-export function invalidReason(eventsPerOpMedian: number, expectedPerOp: number): string | null {
-  const fired = expectedPerOp > 0 ? eventsPerOpMedian >= 0.99 * expectedPerOp : eventsPerOpMedian <= 0.01;
-  if (fired) return null;
-  const role = expectedPerOp > 0 ? '' : ' (the hook must not fire in this cell)';
-  return `probe counted ${eventsPerOpMedian.toFixed(3)} events/op, expected ${expectedPerOp}${role}`;
+/** How far the counted events per op may stray from the expected count, either way. */
+export const COUNT_TOLERANCE = 0.01;
+
+/**
+ * Why the probe's count disqualifies the cell, or null when it counted what the cell is about: within
+ * 1 % of the expected events per op, both ways (only the floor where the expected count is a lower
+ * bound). Too few means the hook did not fire on every op; too many means something else was counted,
+ * and ns per event would be divided by the wrong count.
+ */
+export function invalidReason(eventsPerOpMedian: number, expectedPerOp: number, expectedIsLowerBound = false): string | null {
+  const counted = `probe counted ${eventsPerOpMedian.toFixed(3)} events/op`;
+  if (expectedPerOp === 0) return eventsPerOpMedian <= COUNT_TOLERANCE ? null : `${counted}, expected 0 (the hook must not fire in this cell)`;
+  const ratio = eventsPerOpMedian / expectedPerOp;
+  if (ratio < 1 - COUNT_TOLERANCE) return `${counted}, more than 1 % below the expected ${expectedPerOp} (the hook did not fire on every op)`;
+  if (ratio > 1 + COUNT_TOLERANCE && !expectedIsLowerBound) return `${counted}, more than 1 % above the expected ${expectedPerOp} (events outside the workload were counted)`;
+  return null;
 }
 
 /**
- * PASS when the whole CI of the median overhead lies below the budget, FAIL when it lies above,
+ * PASS when the whole CI of the overhead lies below the budget, FAIL when it lies above,
  * INCONCLUSIVE when it contains the budget or fewer than minRounds rounds were run. INVALID (no
  * overhead to report) when the probe did not count the events the cell is about.
  */
-export function decideVerdict(stats: CellMeasures, options: Pick<CellOptions, 'budget' | 'expectedPerOp' | 'minRounds'>): VerdictDecision {
-  const invalid = invalidReason(stats.eventsPerOp.median, options.expectedPerOp);
+export function decideVerdict(
+  stats: CellMeasures,
+  options: Pick<CellOptions, 'budget' | 'expectedPerOp' | 'minRounds'> & Partial<Pick<CellOptions, 'expectedIsLowerBound'>>,
+): VerdictDecision {
+  const invalid = invalidReason(stats.eventsPerOp.median, options.expectedPerOp, options.expectedIsLowerBound);
   if (invalid) return { verdict: 'INVALID', reason: invalid };
   if (stats.rounds < options.minRounds) {
     return { verdict: 'INCONCLUSIVE', reason: `only ${stats.rounds} rounds, fewer than the minimum ${options.minRounds}` };
@@ -326,7 +458,7 @@ export function decideVerdict(stats: CellMeasures, options: Pick<CellOptions, 'b
   if (verdict !== 'INCONCLUSIVE') return { verdict, reason: null };
   return {
     verdict,
-    reason: `CI of the median overhead [${ciLow.toFixed(2)}, ${ciHigh.toFixed(2)}] % contains the ${options.budget} % budget`,
+    reason: `CI of the overhead [${ciLow.toFixed(2)}, ${ciHigh.toFixed(2)}] % contains the ${options.budget} % budget`,
   };
 }
 
@@ -337,31 +469,31 @@ export function verdictAgainstBudget(overhead: Pick<Estimate, 'ciLow' | 'ciHigh'
   return 'INCONCLUSIVE';
 }
 
-/** Share of |median overhead| the CI half-width may be for a clear PASS/FAIL to stop early. */
+/** Share of |overhead| the CI half-width may be for a clear PASS/FAIL to stop early. */
 const DECIDED_RELATIVE_HALF_WIDTH = 0.1;
 
 /**
- * Why to stop measuring this cell now, or null to run another round. The precision target is in
- * percentage points, which a cell far from the budget never needs: a +1000 % audit cell on a noisy
- * VM may take hundreds of rounds to pin to +-1 pp, yet it failed a 5 % budget after five. So a cell
- * whose verdict is already PASS or FAIL stops once its median is known to 10 % of itself.
- * The user's max-rounds and max-time are hard limits, even before minRounds (decideVerdict then
- * says INCONCLUSIVE).
+ * Why to stop measuring this cell now, or null to run another block; asked after every whole block.
+ * Precision, a clear verdict and invalidity are only acted on at the plan's looks (see sequentialPlan):
+ * the precision target is in percentage points, which a cell far from the budget never needs (a
+ * +1000 % audit cell has failed a 5 % budget long before it is pinned to +-1 pp), so a cell whose
+ * verdict is already PASS or FAIL also stops once its overhead is known to 10 % of itself. The user's
+ * max-rounds and max-time are hard limits, checked after every block, even before minRounds
+ * (decideVerdict then says INCONCLUSIVE).
  */
 export function shouldStop(
   stats: CellMeasures,
-  roundsDone: number,
   elapsedS: number,
-  options: Pick<CellOptions, 'budget' | 'expectedPerOp' | 'precision' | 'minRounds' | 'maxRounds' | 'maxTimeS'>,
+  options: Pick<CellOptions, 'budget' | 'expectedPerOp' | 'precision' | 'minRounds' | 'maxRounds' | 'maxTimeS' | 'looks'>,
 ): StopReason | null {
-  if (roundsDone >= options.minRounds) {
+  if (stats.rounds >= options.minRounds && options.looks.includes(stats.blocks)) {
     const { verdict } = decideVerdict(stats, options);
     if (verdict === 'INVALID') return 'invalid';
     if (stats.ciHalfWidth <= options.precision) return 'precision';
     const decided = verdict === 'PASS' || verdict === 'FAIL';
     if (decided && stats.ciHalfWidth <= DECIDED_RELATIVE_HALF_WIDTH * Math.abs(stats.overheadMedian.value)) return 'decided';
   }
-  if (roundsDone >= options.maxRounds) return 'max-rounds';
+  if (stats.rounds >= options.maxRounds) return 'max-rounds';
   if (elapsedS >= options.maxTimeS) return 'max-time';
   return null;
 }
@@ -375,4 +507,107 @@ export function shouldStop(
 export function exitCodeFor(verdicts: readonly Verdict[]): 0 | 1 | 3 {
   if (verdicts.includes('FAIL')) return 1;
   return verdicts.length > 0 && verdicts.every((v) => v === 'PASS') ? 0 : 3;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two runs compared (hookbench compare)
+
+// Only the rank test below needs it (imports are hoisted, so placing it here changes nothing).
+import { errorFunction } from 'simple-statistics';
+
+/**
+ * mean(next) - mean(base) with a Welch t interval at `confidence`: standard error
+ * sqrt(s_base^2 / n_base + s_next^2 / n_next), degrees of freedom by Welch–Satterthwaite. Meant for
+ * two runs' block values (a cell's blockOverheads): blocks are the independent units, and the runs'
+ * between-block spreads need not be equal. When neither side varies at all the interval is the point.
+ */
+export function blockDifferenceCi(base: readonly number[], next: readonly number[], confidence: number): Estimate {
+  if (base.length < 2 || next.length < 2) {
+    throw new Error(`a difference of block means needs at least 2 values a side (got ${base.length} and ${next.length})`);
+  }
+  const value = mean(next) - mean(base);
+  const baseTerm = sampleStandardDeviation([...base]) ** 2 / base.length;
+  const nextTerm = sampleStandardDeviation([...next]) ** 2 / next.length;
+  const variance = baseTerm + nextTerm;
+  if (variance === 0) return { value, ciLow: value, ciHigh: value };
+  const df = variance ** 2 / (baseTerm ** 2 / (base.length - 1) + nextTerm ** 2 / (next.length - 1));
+  const half = studentTQuantile(1 - (1 - confidence) / 2, df) * Math.sqrt(variance);
+  return { value, ciLow: value - half, ciHigh: value + half };
+}
+
+export interface RankTest {
+  /** U of the first sample: pairs (a, b) with a > b, ties counting one half. */
+  u: number;
+  /** Two-sided p-value. */
+  p: number;
+  method: 'exact' | 'normal';
+}
+
+/** 1-based ranks of the pooled sample, ties given their average rank; also the tie group sizes. */
+function pooledRanks(pooled: readonly number[]): { ranks: number[]; tieSizes: number[] } {
+  const order = pooled.map((value, index) => ({ value, index })).sort((x, y) => x.value - y.value);
+  const ranks = new Array<number>(pooled.length);
+  const tieSizes: number[] = [];
+  for (let start = 0; start < order.length; ) {
+    let end = start;
+    while (end + 1 < order.length && order[end + 1].value === order[start].value) end++;
+    const rank = (start + end) / 2 + 1;
+    for (let k = start; k <= end; k++) ranks[order[k].index] = rank;
+    tieSizes.push(end - start + 1);
+    start = end + 1;
+  }
+  return { ranks, tieSizes };
+}
+
+/** Exact null distribution of U for samples of m and n without ties: counts[u] / C(m+n, m). */
+function exactUDistribution(m: number, n: number): number[] {
+  // counts[j][u] for a first sample of i values against j values, built up over i.
+  let previous = Array.from({ length: n + 1 }, () => [1]);
+  for (let i = 1; i <= m; i++) {
+    const current: number[][] = [[1]];
+    for (let j = 1; j <= n; j++) {
+      const size = i * j + 1;
+      const counts = new Array<number>(size).fill(0);
+      // The largest value belongs to the first sample (beats all j) or to the second.
+      previous[j].forEach((c, u) => (counts[u + j] += c));
+      current[j - 1].forEach((c, u) => (counts[u] += c));
+      current.push(counts);
+    }
+    previous = current;
+  }
+  const counts = previous[n];
+  const total = counts.reduce((a, b) => a + b, 0);
+  return counts.map((c) => c / total);
+}
+
+/** Up to this many values in all, without ties, the rank test's p-value is exact; beyond, a normal approximation. */
+export const EXACT_RANK_TEST_LIMIT = 40;
+
+function normalTwoSided(u: number, m: number, n: number, tieSizes: readonly number[]): number {
+  const total = m + n;
+  const tieTerm = tieSizes.reduce((sum, t) => sum + t ** 3 - t, 0) / (total * (total - 1));
+  const variance = ((m * n) / 12) * (total + 1 - tieTerm);
+  if (variance <= 0) return 1;
+  const z = Math.max(0, Math.abs(u - (m * n) / 2) - 0.5) / Math.sqrt(variance);
+  return Math.min(1, 1 - errorFunction(z / Math.SQRT2));
+}
+
+/**
+ * Two-sided Mann-Whitney U test (Wilcoxon rank-sum) of a against b, as scipy's mannwhitneyu:
+ * 'auto' is exact for small samples without ties, else the normal approximation with tie and
+ * continuity corrections.
+ */
+export function mannWhitney(a: readonly number[], b: readonly number[], method: 'auto' | 'normal' = 'auto'): RankTest {
+  const m = a.length;
+  const n = b.length;
+  if (m === 0 || n === 0) throw new Error('rank test needs two non-empty samples');
+  const { ranks, tieSizes } = pooledRanks([...a, ...b]);
+  const rankSum = ranks.slice(0, m).reduce((s, r) => s + r, 0);
+  const u = rankSum - (m * (m + 1)) / 2;
+  const ties = tieSizes.some((t) => t > 1);
+  if (method === 'normal' || ties || m + n > EXACT_RANK_TEST_LIMIT) return { u, p: normalTwoSided(u, m, n, tieSizes), method: 'normal' };
+  const distribution = exactUDistribution(m, n);
+  const below = distribution.slice(0, Math.floor(u) + 1).reduce((s, x) => s + x, 0);
+  const above = distribution.slice(Math.ceil(u)).reduce((s, x) => s + x, 0);
+  return { u, p: Math.min(1, 2 * Math.min(below, above)), method: 'exact' };
 }

@@ -19,12 +19,22 @@ import { parseWorkloadLine } from './perfstat.js';
  * runs slightly slower while it is recorded; the counts are exact.
  *
  * The denominator of an overhead: with `--record` (all CPUs, `perf stat -a`), the CPUs' busy time from
- * /proc/stat over the window (the share of the machine's work the hooks add); for one workload run,
+ * /proc/stat over the counted windows (the share of the machine's work the hooks add; perf's own
+ * start-up and tear-down, when nothing is counted, are left out); for one workload run,
  * the time the added work stretches that run by: its run time, or its CPU time where it keeps more than
  * one CPU busy (predictModel.ts).
  */
 
 export const RATES_FORMAT = 'hookbench-syscall-rates/1';
+
+/** One window of a recording: its wall length, its busy CPU time (machine recordings; null for a workload run), its counts. */
+const WindowSchema = z.strictObject({
+  durationS: z.number().nonnegative(),
+  cpuS: z.number().nonnegative().nullable(),
+  totalCalls: z.number().int().nonnegative(),
+  calls: z.record(z.string(), z.number().int().nonnegative()),
+});
+export type RatesWindow = z.infer<typeof WindowSchema>;
 
 /** A saved recording (`predict --save-rates`, read back by `--rates`). */
 export const SyscallRatesSchema = z.strictObject({
@@ -43,7 +53,14 @@ export const SyscallRatesSchema = z.strictObject({
   totalCalls: z.number().int().nonnegative(),
   /** Calls of each syscall hookbench can hook, by x86-64 name. */
   calls: z.record(z.string(), z.number().int().nonnegative()),
+  /**
+   * The same counts split into consecutive windows (`perf stat -I`), so the model can estimate how
+   * much the rates would move had the recording been another sample of the same activity (it resamples
+   * windows). Absent from recordings made before windows were kept: then rates count as exact.
+   */
+  windows: z.array(WindowSchema).optional(),
 });
+
 export type SyscallRates = z.infer<typeof SyscallRatesSchema>;
 
 const TOTAL_EVENT = 'raw_syscalls:sys_enter';
@@ -72,17 +89,74 @@ export function parseCountingCsv(text: string, events: readonly string[]): Map<s
   return counts;
 }
 
-/** Runs `perf stat -x, <perfArgs> -e <events> -- <command>` and returns its counts. */
-async function perfCount(perfArgs: readonly string[], events: readonly string[], command: readonly string[]): Promise<{ counts: Map<string, number>; stdout: string }> {
+/**
+ * Runs `perf stat -x, <perfArgs> -e <events> -- <command>` and returns its output file's text and the
+ * command's stdout; `onOutput` sees the command's output as it comes.
+ */
+async function perfStat(perfArgs: readonly string[], events: readonly string[], command: readonly string[], onOutput?: (chunk: string) => void): Promise<{ csv: string; stdout: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'hookbench-rates-'));
   const output = join(dir, 'perf.csv');
   try {
-    const r = await execa('perf', ['stat', '-x,', ...perfArgs, '-e', events.join(','), '-o', output, '--', ...command], { reject: false, env: { LC_ALL: 'C' } });
+    const child = execa('perf', ['stat', '-x,', ...perfArgs, '-e', events.join(','), '-o', output, '--', ...command], { reject: false, env: { LC_ALL: 'C' } });
+    if (onOutput) child.stdout?.on('data', (chunk: Buffer) => onOutput(chunk.toString()));
+    const r = await child;
     if (r.exitCode !== 0) throw new Error(`perf stat ${command.join(' ')} failed (exit ${r.exitCode ?? r.signal}): ${r.stderr.trim()}`);
-    return { counts: parseCountingCsv(await readFile(output, 'utf8'), events), stdout: r.stdout };
+    return { csv: await readFile(output, 'utf8'), stdout: r.stdout };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Runs `perf stat` and returns its counts. */
+async function perfCount(perfArgs: readonly string[], events: readonly string[], command: readonly string[]): Promise<{ counts: Map<string, number>; stdout: string }> {
+  const { csv, stdout } = await perfStat(perfArgs, events, command);
+  return { counts: parseCountingCsv(csv, events), stdout };
+}
+
+/** One `perf stat -I` interval: where it ends (s since counting began) and its counts. */
+export interface PerfInterval {
+  endS: number;
+  counts: Map<string, number>;
+}
+
+/**
+ * `perf stat -x, -I MS` lines (time,value,unit,event,...), grouped by interval; every interval must
+ * hold every event asked, and a value perf could not count is refused.
+ */
+export function parseIntervalCsv(text: string, events: readonly string[]): PerfInterval[] {
+  const byTime = new Map<string, Map<string, number>>();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const [time, value, , event] = line.split(',');
+    if (event === undefined || !events.includes(event) || time === undefined) continue;
+    if (!/^\d+(\.\d+)?$/.test(value ?? '')) throw new Error(`perf stat: ${event} not counted ('${value}') at ${time} s`);
+    if (!byTime.has(time)) byTime.set(time, new Map());
+    byTime.get(time)!.set(event, Number(value));
+  }
+  const intervals = [...byTime].map(([time, counts]) => ({ endS: Number(time), counts })).sort((a, b) => a.endS - b.endS);
+  if (intervals.length === 0) throw new Error('perf stat: no intervals');
+  for (const { endS, counts } of intervals) {
+    const missing = events.filter((e) => !counts.has(e));
+    if (missing.length > 0) throw new Error(`perf stat: no count for ${missing.join(', ')} at ${endS} s`);
+  }
+  return intervals;
+}
+
+/** Totals and windows of a recording from its perf intervals; `cpuOf(start, end)` gives a window's busy CPU-s (machine recordings). */
+function windowsFrom(intervals: readonly PerfInterval[], syscalls: readonly SyscallName[], cpuOf: ((startS: number, endS: number) => number) | null): { counts: Map<string, number>; windows: RatesWindow[] } {
+  const counts = new Map<string, number>();
+  const windows = intervals.map(({ endS, counts: c }, i) => {
+    const startS = i === 0 ? 0 : intervals[i - 1]!.endS;
+    for (const [event, n] of c) counts.set(event, (counts.get(event) ?? 0) + n);
+    return {
+      durationS: endS - startS,
+      cpuS: cpuOf ? cpuOf(startS, endS) : null,
+      totalCalls: c.get(TOTAL_EVENT)!,
+      calls: Object.fromEntries(syscalls.map((s) => [s, c.get(`syscalls:sys_enter_${s}`)!])),
+    };
+  });
+  return { counts, windows };
 }
 
 function ratesFrom(counts: Map<string, number>, syscalls: readonly SyscallName[], rest: Omit<SyscallRates, 'format' | 'recordedAt' | 'host' | 'totalCalls' | 'calls'>): SyscallRates {
@@ -107,34 +181,80 @@ function cpuTicks(): { busy: number; total: number } {
 /** /proc/stat counts in USER_HZ ticks: 100 a second on every Linux ABI. */
 const USER_HZ = 100;
 
+/** Linear interpolation of busy ticks at time `t` (ms) in a sampled series. */
+function busyAt(samples: readonly { t: number; busy: number }[], t: number): number {
+  if (t <= samples[0]!.t) return samples[0]!.busy;
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1]!;
+    const b = samples[i]!;
+    if (t <= b.t) return b.t === a.t ? b.busy : a.busy + ((b.busy - a.busy) * (t - a.t)) / (b.t - a.t);
+  }
+  return samples[samples.length - 1]!.busy;
+}
+
+/**
+ * A machine recording's windows: about 20 over the recording, 0.1 s to 1 s each (perf stat -I; below
+ * 0.1 s perf's own cost grows, and /proc/stat's 10 ms ticks make a short window's CPU time coarse).
+ */
+export function machineWindowMs(durationS: number): number {
+  return Math.round(Math.min(1000, Math.max(100, (durationS * 1000) / 20)));
+}
+
+/** What the recorded command prints when it starts: counting has begun. */
+const COUNTING_MARK = 'hookbench-counting';
+
+/** A workload run's windows: 0.1 s (a hids-mix run of a second gives ~10, a build ~100). */
+const WORKLOAD_WINDOW_MS = 100;
+
 /** Records every process on every CPU for `durationS` seconds. */
 export async function recordMachine(durationS: number): Promise<SyscallRates> {
   const syscalls = await recordableSyscalls();
   const events = [...syscalls.map((s) => `syscalls:sys_enter_${s}`), TOTAL_EVENT];
-  const before = cpuTicks();
-  const started = performance.now();
-  const { counts } = await perfCount(['-a'], events, ['sleep', String(durationS)]);
-  const wallS = (performance.now() - started) / 1000;
-  const after = cpuTicks();
-  const cpuS = (after.busy - before.busy) / USER_HZ;
+  // Busy ticks sampled through the recording, so each perf window gets its CPU time.
+  const samples = [{ t: performance.now(), busy: cpuTicks().busy }];
+  const poll = setInterval(() => samples.push({ t: performance.now(), busy: cpuTicks().busy }), 20);
+  // perf's intervals start when it enables the counters and starts the command, after its own start-up
+  // (and end before its tear-down): on a few dozen tracepoints both take ~1.8 s of wall time here, while
+  // the machine's other work goes on uncounted. The command says when it starts: the windows' origin.
+  let origin: number | null = null;
+  let csv: string;
+  try {
+    const command = ['sh', '-c', `echo ${COUNTING_MARK}; exec sleep ${durationS}`];
+    ({ csv } = await perfStat(['-a', '-I', String(machineWindowMs(durationS))], events, command, (chunk) => {
+      if (origin === null && chunk.includes(COUNTING_MARK)) origin = performance.now();
+    }));
+  } finally {
+    clearInterval(poll);
+  }
+  samples.push({ t: performance.now(), busy: cpuTicks().busy });
+  if (origin === null) throw new Error('perf stat: the recording never started');
+  const intervals = parseIntervalCsv(csv, events);
+  const start: number = origin;
+  const cpuOf = (a: number, b: number) => Math.max(0, busyAt(samples, start + b * 1000) - busyAt(samples, start + a * 1000)) / USER_HZ;
+  const { counts, windows } = windowsFrom(intervals, syscalls, cpuOf);
+  // The denominator: the CPU time of the counted windows, not of perf's start-up around them.
+  const cpuS = windows.reduce((sum, w) => sum + w.cpuS!, 0);
   if (!(cpuS > 0)) throw new Error('no CPU time was spent while recording (/proc/stat did not move)');
-  return ratesFrom(counts, syscalls, { source: `machine, all CPUs, ${durationS} s (perf stat -a)`, durationS: wallS, cpuS, ops: null });
+  const countedS = intervals[intervals.length - 1]!.endS;
+  return { ...ratesFrom(counts, syscalls, { source: `machine, all CPUs, ${durationS} s (perf stat -a)`, durationS: countedS, cpuS, ops: null }), windows };
 }
 
 /**
  * Records a hookbench workload: its process tree only (perf stat follows children). Counting events
  * inherited by every fork makes each fork and exit dearer (a build forks ~800 times), so the calls come
- * from one run and the CPU time from a second, identical run counted by task-clock alone, as the
- * runner's baselines are.
+ * from one run (in 0.1 s windows) and the CPU time from a second, identical run counted by task-clock
+ * alone, as the runner's baselines are.
  */
 export async function recordWorkload(built: BuiltWorkloads, workload: string, iterations: number): Promise<SyscallRates> {
   const syscalls = await recordableSyscalls();
   const argv = workloadArgv(built, workload, iterations);
-  const { counts, stdout } = await perfCount([], [...syscalls.map((s) => `syscalls:sys_enter_${s}`), TOTAL_EVENT], argv);
+  const events = [...syscalls.map((s) => `syscalls:sys_enter_${s}`), TOTAL_EVENT];
+  const { csv, stdout } = await perfStat(['-I', String(WORKLOAD_WINDOW_MS)], events, argv);
+  const { counts, windows } = windowsFrom(parseIntervalCsv(csv, events), syscalls, null);
   const timed = await perfCount([], ['task-clock'], argv);
   const line = parseWorkloadLine(timed.stdout);
   const source = `workload ${workload}, ${parseWorkloadLine(stdout).ops} ops (calls from one run, time from another)`;
-  return ratesFrom(counts, syscalls, { source, durationS: line.ns / 1e9, cpuS: timed.counts.get('task-clock')! / 1000, ops: line.ops });
+  return { ...ratesFrom(counts, syscalls, { source, durationS: line.ns / 1e9, cpuS: timed.counts.get('task-clock')! / 1000, ops: line.ops }), windows };
 }
 
 /** `--record 10s`, `--record 10`, `--record 2.5s`: seconds, from 0.1 to an hour. */

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { HookTarget, SyscallName } from './hookpoints.js';
+import { SYSCALL_NUMBERS_X86_64, type HookTarget, type SyscallName } from './hookpoints.js';
 import { processStartTime, JOURNAL_DIR, PRIVATE_LOG_DIR, type Journal, type JournalEntry } from './journal.js';
 import { undoJournaled } from './undo.js';
 import type { AttachContext, Mechanism, ProbeCount, Support, WorkloadProcess } from './types.js';
@@ -130,15 +130,19 @@ function newLines(c: LogCursor): string[] {
  * Syscall numbers of the keyed SYSCALL records made by the workload or its descendants, in log order.
  * Descendants are traced through the records themselves: a record whose pid or ppid is a known process
  * makes its pid known. That follows the build workload's make -> cc -> cc1 chain, because each process
- * makes a hooked call (its own execve) before its children do.
+ * makes a hooked call (its own execve) before its children do. The workload's pid is the workload only
+ * from the exec that made it so (hookbench's workloads exec only in children): a successful execve
+ * record of that pid drops what was counted until then, itself included, since those were its
+ * launcher's (perf's child, taskset's PATH search: failed execve records of the same pid).
  */
 const RECORD_FIELDS = { pid: / pid=(\d+) /, ppid: / ppid=(\d+) /, syscall: / syscall=(\d+) / };
+const EXECVE_NUMBERS = new Set<number>([SYSCALL_NUMBERS_X86_64.execve, SYSCALL_NUMBERS_X86_64.execveat]);
 
 class WorkloadRecords {
-  private readonly known: Set<number>;
-  readonly syscalls: number[] = [];
+  private known: Set<number>;
+  syscalls: number[] = [];
 
-  constructor(pid: number) {
+  constructor(private readonly pid: number) {
     this.known = new Set([pid]);
   }
 
@@ -146,10 +150,14 @@ class WorkloadRecords {
     for (const line of lines) {
       if (!line.startsWith('type=SYSCALL') || !line.includes(`key="${AUDIT_KEY}"`)) continue;
       const field = (name: keyof typeof RECORD_FIELDS) => Number(RECORD_FIELDS[name].exec(line)?.[1] ?? NaN);
-      const [recordPid, parent] = [field('pid'), field('ppid')];
+      const [recordPid, parent, syscall] = [field('pid'), field('ppid'), field('syscall')];
+      if (recordPid === this.pid && EXECVE_NUMBERS.has(syscall) && line.includes(' success=yes ')) {
+        [this.known, this.syscalls] = [new Set([this.pid]), []];
+        continue;
+      }
       if (!this.known.has(recordPid) && !this.known.has(parent)) continue;
       this.known.add(recordPid);
-      this.syscalls.push(field('syscall'));
+      this.syscalls.push(syscall);
     }
   }
 }
@@ -292,11 +300,13 @@ function auditMechanism(name: string, choice: RuleChoice, summary: string): Mech
     expectedPerOp: (t) => (choice === 'target' ? t.expectedPerOp : 0),
     detect: detectAudit,
     attach: (t, ctx) => attachAudit(choice, t, ctx),
+    // auditd's records name their pid and ppid: countAudit picks the workload's from the log.
+    scope: async () => {},
     count: countAudit,
     detach: detachAudit,
   };
 }
 
-export const audit = auditMechanism('audit', 'target', 'audit syscall rule on the hooked syscall, auditd writing the log');
+export const audit = auditMechanism('audit', 'target', 'audit syscall rule on the hooked syscall, auditd writing the log (counts the workload\'s process tree, from the records\' pid and ppid)');
 export const auditIdle = auditMechanism('audit-idle', 'none', 'audit enabled with auditd running and no rules');
 export const auditOther = auditMechanism('audit-other', 'other', 'one audit rule on a syscall the workload never makes');

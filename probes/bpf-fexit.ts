@@ -3,6 +3,6 @@ import { bpftraceMechanism } from './bpftrace.js';
 /** fexit through a BPF trampoline; bpftrace 0.17 spells it `kretfunc`. */
 export const bpfFexit = bpftraceMechanism({
   name: 'bpf-fexit',
-  summary: 'bpftrace kretfunc (fexit, BPF trampoline) on the operation\'s kernel function, count() into a per-CPU map (counts every process)',
+  summary: 'bpftrace kretfunc (fexit, BPF trampoline) on the operation\'s kernel function, count() of the workload\'s calls (filtered on its comm) into a per-CPU map',
   probe: (t, names) => ({ type: 'kretfunc', target: names.kernelFunction(t.kernelFunction) }),
 });

@@ -3,6 +3,6 @@ import { bpftraceMechanism } from './bpftrace.js';
 /** Same kernel function as the tracefs kprobe (the hook table's kernelFunction). */
 export const bpfKprobe = bpftraceMechanism({
   name: 'bpf-kprobe',
-  summary: 'bpftrace kprobe on the operation\'s kernel function, count() into a per-CPU map (counts every process)',
+  summary: 'bpftrace kprobe on the operation\'s kernel function, count() of the workload\'s calls (filtered on its comm) into a per-CPU map',
   probe: (t, names) => ({ type: 'kprobe', target: names.kernelFunction(t.kernelFunction) }),
 });

@@ -2,6 +2,6 @@ import { bpftraceMechanism } from './bpftrace.js';
 
 export const bpfKretprobe = bpftraceMechanism({
   name: 'bpf-kretprobe',
-  summary: 'bpftrace kretprobe on the operation\'s kernel function, count() into a per-CPU map (counts every process)',
+  summary: 'bpftrace kretprobe on the operation\'s kernel function, count() of the workload\'s calls (filtered on its comm) into a per-CPU map',
   probe: (t, names) => ({ type: 'kretprobe', target: names.kernelFunction(t.kernelFunction) }),
 });

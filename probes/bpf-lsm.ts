@@ -26,7 +26,7 @@ async function assertBpfLsmActive(): Promise<void> {
 /** The operation's LSM hook (file_mprotect, bprm_check_security, file_open); the program only counts and allows. */
 export const bpfLsm = bpftraceMechanism({
   name: 'bpf-lsm',
-  summary: 'bpftrace lsm probe on the operation\'s LSM hook, count() into a per-CPU map (counts every process)',
+  summary: 'bpftrace lsm probe on the operation\'s LSM hook, count() of the workload\'s calls (filtered on its comm) into a per-CPU map',
   probe: (t, names) => ({ type: 'lsm', target: names.identifier(t.lsmHook) }),
   precheck: assertBpfLsmActive,
 });

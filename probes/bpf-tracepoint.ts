@@ -2,6 +2,6 @@ import { bpftraceMechanism } from './bpftrace.js';
 
 export const bpfTracepoint = bpftraceMechanism({
   name: 'bpf-tracepoint',
-  summary: 'bpftrace on the syscall tracepoint sys_enter_<syscall> (perf-event attached BPF), count() into a per-CPU map (counts every process)',
+  summary: 'bpftrace on the syscall tracepoint sys_enter_<syscall> (perf-event attached BPF), count() of the workload\'s calls (filtered on its comm) into a per-CPU map',
   probe: (t, names) => ({ type: 'tracepoint', target: `syscalls:sys_enter_${names.syscall(t.syscall)}` }),
 });

@@ -36,6 +36,8 @@ function describe(entry: StoredJournal['entries'][number]['entry']): string {
       return `${entry.path} restored to ${entry.previous.trim()}`;
     case 'private-files':
       return `files ${entry.paths.join(', ')}`;
+    case 'none':
+      return `${entry.tag} (mechanism none: nothing attached)`;
   }
 }
 

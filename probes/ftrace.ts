@@ -1,6 +1,6 @@
 import { detectByAttaching } from './detect.js';
 import { kernelFunction } from './symbols.js';
-import { attachInstance, countInstance, detachInstance, type InstanceHandle } from './tracefsProbe.js';
+import { attachInstance, countInstance, detachInstance, scopeInstance, type InstanceHandle } from './tracefsProbe.js';
 import type { Mechanism } from './types.js';
 
 /**
@@ -11,7 +11,7 @@ import type { Mechanism } from './types.js';
 export const ftrace: Mechanism<InstanceHandle> = {
   name: 'ftrace',
   family: 'tracefs',
-  summary: 'function tracer in a private tracefs instance with set_ftrace_filter = the operation\'s kernel function (counts every process)',
+  summary: 'function tracer in a private tracefs instance with set_ftrace_filter = the operation\'s kernel function (recording scoped to the workload\'s process tree once it is ready)',
   hookPoint: (t) => `function:${t.kernelFunction}`,
   expectedPerOp: (t) => t.expectedPerOp,
   detect: (ctx) => detectByAttaching(ftrace, ctx),
@@ -29,6 +29,8 @@ export const ftrace: Mechanism<InstanceHandle> = {
       throw new Error(`function tracer: ${(err as Error).message}`);
     }
   },
+  // The function tracer has its own pid list, narrowed to the workload's threads with the events'.
+  scope: async (h, workload) => scopeInstance(h, workload.pid, ['set_ftrace_pid']),
   count: async (h) => countInstance(h),
   detach: async (h) => detachInstance(h),
 };

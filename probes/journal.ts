@@ -12,6 +12,8 @@ export type JournalEntry =
   | { kind: 'audit-enabled'; previous: number }
   | { kind: 'process'; pid: number; startTime: string; comm: string }
   | { kind: 'sysctl'; path: string; previous: string }
+  /** The `none` mechanism's attachment: nothing in the kernel, nothing to undo (it exercises the journal path). */
+  | { kind: 'none'; tag: string }
   /** Files of hookbench's own (a private auditd config and log): only ever under PRIVATE_DIRS. */
   | { kind: 'private-files'; paths: string[] };
 

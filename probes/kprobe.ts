@@ -1,6 +1,6 @@
 import { detectByAttaching } from './detect.js';
 import { kernelFunction } from './symbols.js';
-import { attachDynamicEvent, countInstance, detachDynamicEvent, type DynamicEventHandle } from './tracefsProbe.js';
+import { attachDynamicEvent, countInstance, scopeInstance, detachDynamicEvent, type DynamicEventHandle } from './tracefsProbe.js';
 import type { Mechanism } from './types.js';
 
 /**
@@ -11,7 +11,7 @@ import type { Mechanism } from './types.js';
 export const kprobe: Mechanism<DynamicEventHandle> = {
   name: 'kprobe',
   family: 'tracefs',
-  summary: 'tracefs kprobe (p:) on the operation\'s kernel function, events into a private ring buffer (counts every process)',
+  summary: 'tracefs kprobe (p:) on the operation\'s kernel function, events into a private ring buffer (recording scoped to the workload\'s process tree once it is ready)',
   hookPoint: (t) => `p:${t.kernelFunction}`,
   expectedPerOp: (t) => t.expectedPerOp,
   detect: (ctx) => detectByAttaching(kprobe, ctx),
@@ -19,6 +19,7 @@ export const kprobe: Mechanism<DynamicEventHandle> = {
     const fn = kernelFunction(t.kernelFunction);
     return attachDynamicEvent(ctx.journal, ctx.tag, { file: 'kprobe_events', type: 'p', event: `p_${fn}`, location: fn });
   },
+  scope: async (h, workload) => scopeInstance(h, workload.pid),
   count: async (h) => countInstance(h),
   detach: (h) => detachDynamicEvent(h),
 };

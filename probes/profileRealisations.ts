@@ -1,13 +1,13 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { attachAuditRules, audit, countAuditRecords, detachAudit, type AuditHandle } from './audit.js';
-import { countBpftrace, startBpftrace, stopBpftrace, type BpftraceHandle, type BpftraceProbe } from './bpftrace.js';
-import { hookTargetFor, SYSCALL_NUMBERS_X86_64, type SyscallName } from './hookpoints.js';
+import { countBpftrace, startBpftrace, stopBpftrace, workloadComms, type BpftraceHandle, type BpftraceProbe } from './bpftrace.js';
+import { hookTargetFor, SYSCALL_NUMBERS_X86_64, type HookTarget, type SyscallName } from './hookpoints.js';
 import { kprobe } from './kprobe.js';
 import { assertSyscall, kernelFunction, syscallNumber } from './symbols.js';
-import { ensureTracefs, readTracefs, TRACEFS, writeTracefs } from './tracefs.js';
-import { attachInstance, detachInstance, type DynamicEventHandle, type InstanceHandle } from './tracefsProbe.js';
+import { ensureTracefs, TRACEFS } from './tracefs.js';
+import { attachInstance, detachInstance, instanceRecords, scopeInstance, type DynamicEventHandle, type InstanceHandle } from './tracefsProbe.js';
 import type { AttachContext, Mechanism, Support, WorkloadProcess } from './types.js';
 
 /**
@@ -47,7 +47,10 @@ export interface Realisation<H> {
   syscallRefused?(syscall: SyscallName): Promise<string | null>;
   describe(hooks: readonly ResolvedHook[]): string;
   detect(ctx: AttachContext, attachAll: () => Promise<Support>): Promise<Support>;
-  attach(hooks: readonly ResolvedHook[], ctx: AttachContext): Promise<H>;
+  /** `target`: the workload's hook row, for realisations that count only its processes' calls by comm. */
+  attach(hooks: readonly ResolvedHook[], ctx: AttachContext, target: HookTarget): Promise<H>;
+  /** As Mechanism.scope: count only the ready workload's process tree from now on. */
+  scope(handle: H, workload: WorkloadProcess): Promise<void>;
   count(handle: H, workload: WorkloadProcess): Promise<SetCount>;
   detach(handle: H): Promise<void>;
 }
@@ -87,70 +90,40 @@ const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a,
 
 // ---- tracefs: one private instance, per-hook counts parsed from its ring buffer ----
 
-/**
- * Per CPU. Large enough that a build's ~60,000 openat records (x2 with raw sys_exit) never overrun, so
- * the per-hook breakdown is whole; an overrun is reported, never hidden.
- */
-const SET_BUFFER_KB = '16384';
-
 interface TracefsSetHandle {
   instance: InstanceHandle;
   hooks: readonly ResolvedHook[];
-  /** The instance's buffer size before attach, restored at detach. */
-  bufferKb: string;
 }
 
+/** attachInstance sizes the buffer for every record of a run (a build's ~60,000 openat, x2 raw); scope clears it. */
 async function attachTracefsSet(hooks: readonly ResolvedHook[], ctx: AttachContext, writes: [string, string][]): Promise<TracefsSetHandle> {
-  const instance = await attachInstance(ctx.journal, ctx.tag, writes);
-  const bufferFile = join(instance.path, 'buffer_size_kb');
-  // "1408", or "7 (expanded: 1408)" for a buffer not yet used: the size in force is the first number.
-  const bufferKb = /^\d+/.exec(readTracefs(bufferFile))?.[0] ?? SET_BUFFER_KB;
-  try {
-    writeTracefs(bufferFile, SET_BUFFER_KB);
-    // The instance may be a reused one of this run: cleared, it holds only what this attachment records.
-    writeTracefs(join(instance.path, 'trace'), '');
-  } catch (err) {
-    await detachTracefsSet({ instance, hooks, bufferKb });
-    throw err;
-  }
-  return { instance, hooks, bufferKb };
-}
-
-/** Events the ring buffer dropped (overwritten when full), all CPUs. */
-function overrun(path: string): number {
-  const perCpu = join(path, 'per_cpu');
-  return readdirSync(perCpu).reduce((n, cpu) => n + Number(/^overrun: (\d+)/m.exec(readTracefs(join(perCpu, cpu, 'stats')))?.[1] ?? 0), 0);
+  return { instance: await attachInstance(ctx.journal, ctx.tag, writes), hooks };
 }
 
 /**
- * Counts the instance's records per hook, by the syscall `recordSyscall` reads from a line of `trace`.
- * Every record is in the buffer unless it overran: then the total is the buffer's own (entries +
- * overrun), the breakdown covers what is left, and the note says so.
+ * Counts the workload's records (the instance was scoped to its process tree) per hook, by the
+ * syscall `recordSyscall` reads from a record's text. Records the buffer overwrote are lost: the note
+ * says how many, and the counts are short by up to that.
  */
-function countTracefsSet(h: TracefsSetHandle, recordSyscall: (line: string) => string | undefined): SetCount {
+function countTracefsSet(h: TracefsSetHandle, recordSyscall: (body: string) => string | undefined): SetCount {
   const perHook = emptyCounts(h.hooks);
   const hookOf = hookOfSyscall(h.hooks);
-  for (const line of readTracefs(join(h.instance.path, 'trace')).split('\n')) {
-    if (line.startsWith('#')) continue;
-    const hook = hookOf.get(recordSyscall(line) ?? '');
+  const { records, note } = instanceRecords(h.instance);
+  for (const body of records) {
+    const hook = hookOf.get(recordSyscall(body) ?? '');
     if (hook !== undefined) perHook[hook]! += 1;
   }
-  const lost = overrun(h.instance.path);
-  if (lost === 0) return { events: sum(perHook), perHook };
-  return { events: sum(perHook) + lost, perHook, note: `ring buffer overran: ${lost} events are missing from the per-hook counts` };
+  return { events: sum(perHook), perHook, ...(note ? { note } : {}) };
 }
 
-/** Events off first (detachInstance), then the buffer back to its size, unless the instance was removed. */
 async function detachTracefsSet(h: TracefsSetHandle): Promise<void> {
   detachInstance(h.instance);
-  const bufferFile = join(h.instance.path, 'buffer_size_kb');
-  if (existsSync(bufferFile)) writeTracefs(bufferFile, h.bufferKb);
 }
 
-/** `... 1234.567890: sys_openat(dfd: ...`: the syscall event's print names the syscall. */
-const SYSCALL_EVENT = /\d+\.\d+: sys_([a-z0-9_]+)\(/;
-/** `... 1234.567890: sys_enter: NR 257 (...)` and `sys_exit: NR 257 = 3`. */
-const RAW_EVENT = /\d+\.\d+: sys_(?:enter|exit): NR (\d+) /;
+/** `sys_openat(dfd: ...`: the syscall event's print names the syscall. */
+const SYSCALL_EVENT = /^sys_([a-z0-9_]+)\(/;
+/** `sys_enter: NR 257 (...)` and `sys_exit: NR 257 = 3`. */
+const RAW_EVENT = /^sys_(?:enter|exit): NR (\d+) /;
 
 export const tracepointSet: Realisation<TracefsSetHandle> = {
   name: 'tracepoint',
@@ -162,7 +135,8 @@ export const tracepointSet: Realisation<TracefsSetHandle> = {
   detect: (_ctx, attachAll) => attachAll(),
   attach: async (hooks, ctx) =>
     attachTracefsSet(hooks, ctx, allSyscalls(hooks).map((s) => [`events/syscalls/sys_enter_${assertSyscall(s)}/enable`, '1'])),
-  count: async (h) => countTracefsSet(h, (line) => SYSCALL_EVENT.exec(line)?.[1]),
+  scope: async (h, workload) => scopeInstance(h.instance, workload.pid),
+  count: async (h) => countTracefsSet(h, (body) => SYSCALL_EVENT.exec(body)?.[1]),
   detach: detachTracefsSet,
 };
 
@@ -184,9 +158,10 @@ export const rawSyscallsSet: Realisation<TracefsSetHandle> = {
       ['events/raw_syscalls/sys_enter/enable', '1'],
       ['events/raw_syscalls/sys_exit/enable', '1'],
     ]),
+  scope: async (h, workload) => scopeInstance(h.instance, workload.pid),
   count: async (h) =>
-    countTracefsSet(h, (line) => {
-      const nr = RAW_EVENT.exec(line)?.[1];
+    countTracefsSet(h, (body) => {
+      const nr = RAW_EVENT.exec(body)?.[1];
       return nr === undefined ? undefined : SYSCALL_NAMES_BY_NUMBER.get(Number(nr));
     }),
   detach: detachTracefsSet,
@@ -234,10 +209,18 @@ export const kprobeSet: Realisation<KprobeSetHandle> = {
     }
     return { perHook: attached };
   },
-  count: async (h) => {
+  scope: async (h, workload) => {
+    for (const { handle } of h.perHook) await kprobe.scope(handle, workload);
+  },
+  count: async (h, workload) => {
     const perHook: Record<string, number> = {};
-    for (const { hook, handle } of h.perHook) perHook[hook] = (await kprobe.count(handle, { pid: 0 })).events;
-    return { events: sum(perHook), perHook };
+    const notes: string[] = [];
+    for (const { hook, handle } of h.perHook) {
+      const count = await kprobe.count(handle, workload);
+      perHook[hook] = count.events;
+      if (count.note) notes.push(`${hook}: ${count.note}`);
+    }
+    return { events: sum(perHook), perHook, ...(notes.length > 0 ? { note: notes.join('; ') } : {}) };
   },
   detach: (h) => detachAllNewestFirst(h.perHook, (a) => kprobe.detach(a.handle)),
 };
@@ -264,6 +247,7 @@ export const auditSet: Realisation<AuditSetHandle> = {
   // Enabling audit is sticky until reboot: detection adds and removes a rule without enabling it.
   detect: (ctx) => audit.detect(ctx),
   attach: async (hooks, ctx) => ({ audit: await attachAuditRules(allSyscalls(hooks), ctx), hooks }),
+  scope: async () => {},
   count: async (h, workload) => {
     const { bySyscall, note } = await countAuditRecords(h.audit, workload);
     const perHook = emptyCounts(h.hooks);
@@ -304,10 +288,11 @@ function bpfSet(spec: {
         .probes.map((p) => `${p.type}:${p.target}${p.filter ? ` /${p.filter}/` : ''}`)
         .join(' '),
     detect: (_ctx, attachAll) => attachAll(),
-    attach: async (hooks, ctx) => {
+    attach: async (hooks, ctx, target) => {
       const { probes, hookOfKey } = spec.probes(hooks);
-      return { bpftrace: await startBpftrace(probes, ctx), hookOfKey, hooks };
+      return { bpftrace: await startBpftrace(probes, ctx, workloadComms(target)), hookOfKey, hooks };
     },
+    scope: async () => {},
     count: async (h) => {
       const count = await countBpftrace(h.bpftrace);
       const perHook = emptyCounts(h.hooks);

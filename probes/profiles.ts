@@ -254,11 +254,12 @@ function profileMechanism(profile: Profile, realisation: Realisation<unknown>): 
       const support = await realisation.detect(ctx, () => detectByAttaching(mechanism, ctx));
       return support.supported && missing.length > 0 ? { ...support, reason: `${support.reason}; not hooked on this kernel: ${describeMissing(missing)}` } : support;
     },
-    attach: async (_target: HookTarget, ctx: AttachContext): Promise<ProfileHandle> => {
+    attach: async (target: HookTarget, ctx: AttachContext): Promise<ProfileHandle> => {
       const { hooks, missing } = await resolve();
       if (hooks.length === 0) throw new Error(`${name}: none of the profile's hooks can be attached here: ${describeMissing(missing)}`);
-      return { inner: await realisation.attach(hooks, ctx) };
+      return { inner: await realisation.attach(hooks, ctx, target) };
     },
+    scope: (h: ProfileHandle, workload: WorkloadProcess) => realisation.scope(h.inner, workload),
     count: async (h: ProfileHandle, workload: WorkloadProcess): Promise<ProbeCount> => {
       const c = await realisation.count(h.inner, workload);
       return {

@@ -1,7 +1,7 @@
 import type { HookTarget } from './hookpoints.js';
 import { detectByAttaching } from './detect.js';
 import { syscallNumber } from './symbols.js';
-import { attachInstance, countInstance, detachInstance, type InstanceHandle } from './tracefsProbe.js';
+import { attachInstance, countInstance, scopeInstance, detachInstance, type InstanceHandle } from './tracefsProbe.js';
 import type { Mechanism } from './types.js';
 
 const filter = (t: HookTarget) => `id == ${syscallNumber(t.syscall)}`;
@@ -14,7 +14,7 @@ const filter = (t: HookTarget) => `id == ${syscallNumber(t.syscall)}`;
 export const rawSyscalls: Mechanism<InstanceHandle> = {
   name: 'raw-syscalls',
   family: 'tracefs',
-  summary: 'raw_syscalls:sys_enter + sys_exit via tracefs, filtered to the syscall id, events into a private ring buffer (counts every process)',
+  summary: 'raw_syscalls:sys_enter + sys_exit via tracefs, filtered to the syscall id, events into a private ring buffer (recording scoped to the workload\'s process tree once it is ready)',
   hookPoint: (t) => `raw_syscalls:sys_enter,sys_exit (${filter(t)})`,
   // One record at entry and one at exit per hooked call.
   expectedPerOp: (t) => 2 * t.expectedPerOp,
@@ -26,6 +26,7 @@ export const rawSyscalls: Mechanism<InstanceHandle> = {
       ['events/raw_syscalls/sys_enter/enable', '1'],
       ['events/raw_syscalls/sys_exit/enable', '1'],
     ]),
+  scope: async (h, workload) => scopeInstance(h, workload.pid),
   count: async (h) => countInstance(h),
   detach: async (h) => detachInstance(h),
 };

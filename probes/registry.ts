@@ -9,6 +9,7 @@ import { bpfTracepoint } from './bpf-tracepoint.js';
 import { ftrace } from './ftrace.js';
 import { kprobe } from './kprobe.js';
 import { kretprobe } from './kretprobe.js';
+import { none } from './none.js';
 import { rawSyscalls } from './raw-syscalls.js';
 import { tracepoint } from './tracepoint.js';
 import { uprobe } from './uprobe.js';
@@ -33,6 +34,7 @@ export const MECHANISMS: readonly AnyMechanism[] = [
   bpfFentry,
   bpfFexit,
   bpfLsm,
+  none,
 ];
 
 /** A mechanism, or a hook profile's cell `<profile>/<realisation>` (probes/profiles.ts). */

@@ -46,7 +46,7 @@ export interface ProbeCount {
  */
 export interface Mechanism<H = unknown> {
   readonly name: string;
-  readonly family: 'tracefs' | 'audit' | 'bpf' | 'uprobe';
+  readonly family: 'tracefs' | 'audit' | 'bpf' | 'uprobe' | 'none';
   readonly summary: string;
   /** Human-readable hook point for this workload, e.g. `syscalls:sys_enter_mprotect`. */
   hookPoint(target: HookTarget): string;
@@ -56,9 +56,17 @@ export interface Mechanism<H = unknown> {
   detect(ctx: AttachContext): Promise<Support>;
   attach(target: HookTarget, ctx: AttachContext): Promise<H>;
   /**
-   * Events since attach. Mechanisms that can attribute events to a process count only the workload's
-   * (its pid and its direct children: the execve workload's forks), so the harness's own syscalls never
-   * inflate the figure; ring-buffer mechanisms count everything and say so in their summary.
+   * Called once the workload is ready and waiting, before its timed loop (HOOKBENCH_GATE, see
+   * workloads/common.c): from now on count only this process and what it forks. tracefs mechanisms
+   * narrow their instance's pid list to it and clear what they recorded before; bpftrace programs were
+   * given the workload's comms at attach and audit picks the workload's records by pid, so theirs do
+   * nothing.
+   */
+  scope(handle: H, workload: WorkloadProcess): Promise<void>;
+  /**
+   * Events of the workload's own process tree since scope, and no one else's: hookbench's own calls,
+   * perf's, the launcher's (taskset's PATH search, perf's exec of the workload), the loader's and
+   * other processes' never count, so events per op are exact (the cell is INVALID when they are not).
    */
   count(handle: H, workload: WorkloadProcess): Promise<ProbeCount>;
   detach(handle: H): Promise<void>;

@@ -31,6 +31,8 @@ export async function undoEntry(entry: JournalEntry): Promise<void> {
     case 'private-files':
       for (const path of entry.paths) removePrivateFile(path);
       return;
+    case 'none':
+      return;
   }
 }
 

@@ -5,7 +5,7 @@ import type { HookTarget, SyscallName } from './hookpoints.js';
 import { functionFileOffset, importedOffsets, readElf } from './elf.js';
 import { detectByAttaching } from './detect.js';
 import { assertSyscall } from './symbols.js';
-import { attachDynamicEvent, countInstance, detachDynamicEvent, type DynamicEventHandle } from './tracefsProbe.js';
+import { attachDynamicEvent, countInstance, scopeInstance, detachDynamicEvent, type DynamicEventHandle } from './tracefsProbe.js';
 import type { Mechanism } from './types.js';
 
 /**
@@ -71,7 +71,7 @@ async function uprobeSite(target: HookTarget): Promise<UprobeSite> {
 export const uprobe: Mechanism<DynamicEventHandle> = {
   name: 'uprobe',
   family: 'uprobe',
-  summary: 'tracefs uprobe on the libc wrapper the workload calls (offset from libc\'s ELF symbols), events into a private ring buffer (counts every process)',
+  summary: 'tracefs uprobe on the libc wrapper the workload calls (offset from libc\'s ELF symbols), events into a private ring buffer (recording scoped to the workload\'s process tree once it is ready)',
   hookPoint: (t) => `uprobe:libc:${LIBC_WRAPPER[t.syscall] ?? '?'}`,
   expectedPerOp: (t) => t.expectedPerOp,
   detect: (ctx) => detectByAttaching(uprobe, ctx),
@@ -84,6 +84,7 @@ export const uprobe: Mechanism<DynamicEventHandle> = {
       location: `${site.library}:0x${site.offset.toString(16)}`,
     });
   },
+  scope: async (h, workload) => scopeInstance(h, workload.pid),
   count: async (h) => countInstance(h),
   detach: (h) => detachDynamicEvent(h),
 };

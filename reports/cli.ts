@@ -77,12 +77,7 @@ export async function compareCommand(basePath: string, nextPath: string, options
   return guarded(io, async () => {
     const noise = parseNoise(options.noise ?? '1');
     const [base, next] = await Promise.all([loadResults(basePath), loadResults(nextPath)]);
-    const comparison = compareResults(base.results, next.results, {
-      noise,
-      seed: base.results.options.seed,
-      resamples: Math.max(10_000, base.results.options.bootstrapResamples),
-      confidence: 0.95,
-    });
+    const comparison = compareResults(base.results, next.results, { noise, confidence: 0.95 });
     const outDir = options.out ?? resultsDir(next);
     const chartsDir = join(outDir, 'charts');
     await mkdir(chartsDir, { recursive: true });

@@ -1,12 +1,13 @@
 import type { Cell, Estimate, Results } from '../bench/results.js';
-import { mannWhitney, medianDifferenceCi, type RankTest } from './compareStats.js';
+import { blockDifferenceCi, mannWhitney, type RankTest } from '../bench/statistics.js';
 import { hasOverhead } from './model.js';
 
 /**
- * BASE vs NEW, cell by cell (same mechanism and workload): how the median overhead moved, with a
- * bootstrap CI of the difference and a rank test on the per-round overheads. A change is called
- * only when its whole CI lies beyond the noise allowance; anything else is said plainly to be no
- * significant change.
+ * BASE vs NEW, cell by cell (same mechanism and workload): how the overhead moved. As in the cells
+ * themselves, blocks are the independent units: the change is the difference of the cells'
+ * overheads (each the mean of its block medians, `stats.blockOverheads`) with a Welch t interval over
+ * the blocks, and the rank test compares the block medians. A change is called only when its whole
+ * CI lies beyond the noise allowance; anything else is said plainly to be no significant change.
  */
 
 export type ChangeStatus = 'regressed' | 'improved' | 'no significant change' | 'not comparable' | 'only in BASE' | 'only in NEW';
@@ -17,7 +18,7 @@ export interface CellComparison {
   status: ChangeStatus;
   base: Cell | null;
   next: Cell | null;
-  /** Change in median overhead, percentage points (NEW - BASE), with its CI; null when not comparable. */
+  /** Change in overhead (mean of block medians), percentage points (NEW - BASE), with its CI; null when not comparable. */
   change: Estimate | null;
   rankTest: RankTest | null;
   /** Why a cell is not comparable. */
@@ -30,7 +31,6 @@ export interface Comparison {
   /** Percentage points a change must clear, beyond its CI, to count. */
   noise: number;
   confidence: number;
-  resamples: number;
   /** What differs between the two runs' contexts: "kernel: 6.1.0 → 6.18.0". */
   contextChanges: string[];
   cells: CellComparison[];
@@ -38,8 +38,7 @@ export interface Comparison {
 
 export interface CompareOptions {
   noise: number;
-  seed: number;
-  resamples: number;
+  /** Confidence of each change's CI. */
   confidence: number;
 }
 
@@ -63,6 +62,12 @@ function unusable(cell: Cell, side: string): string | null {
   return `${side} is ${cell.verdict}${cell.reason ? `: ${cell.reason}` : ''}`;
 }
 
+/** The Welch interval needs a spread on each side: at least two blocks. */
+function tooFewBlocks(blocks: readonly number[], side: string): string | null {
+  if (blocks.length >= 2) return null;
+  return `${side} has ${blocks.length === 1 ? 'only 1 block' : 'no blocks'}, a change needs at least 2 on each side`;
+}
+
 function statusOf(change: Estimate, noise: number): ChangeStatus {
   if (change.ciLow > noise) return 'regressed';
   if (change.ciHigh < -noise) return 'improved';
@@ -75,9 +80,11 @@ function compareCell(base: Cell, next: Cell, options: CompareOptions): CellCompa
   if (reason || !base.stats || !next.stats) {
     return { ...common, status: 'not comparable', change: null, rankTest: null, reason: reason || 'no statistics' };
   }
-  const before = base.stats.overheadPerRound;
-  const after = next.stats.overheadPerRound;
-  const change = medianDifferenceCi(before, after, options);
+  const before = base.stats.blockOverheads;
+  const after = next.stats.blockOverheads;
+  const blocksReason = [tooFewBlocks(before, 'BASE'), tooFewBlocks(after, 'NEW')].filter(Boolean).join('; ');
+  if (blocksReason) return { ...common, status: 'not comparable', change: null, rankTest: null, reason: blocksReason };
+  const change = blockDifferenceCi(before, after, options.confidence);
   return { ...common, status: statusOf(change, options.noise), change, rankTest: mannWhitney(after, before), reason: null };
 }
 
@@ -96,7 +103,7 @@ export function compareResults(base: Results, next: Results, options: CompareOpt
     }),
     ...next.cells.filter((c) => !baseKeys.has(cellKey(c))).map((c) => oneSided(c, 'only in NEW')),
   ];
-  return { base, next, noise: options.noise, confidence: options.confidence, resamples: options.resamples, contextChanges: contextChanges(base, next), cells };
+  return { base, next, noise: options.noise, confidence: options.confidence, contextChanges: contextChanges(base, next), cells };
 }
 
 /** A CI gate: 1 when any cell confidently regressed, else 0. */

@@ -1,4 +1,5 @@
 import type { Cell } from '../bench/results.js';
+import { EXACT_RANK_TEST_LIMIT, ROUNDS_PER_BLOCK } from '../bench/statistics.js';
 import { changeChart } from './charts/change.js';
 import type { Chart } from './charts/types.js';
 import type { CellComparison, ChangeStatus, Comparison } from './compare.js';
@@ -88,17 +89,25 @@ export function comparisonTable(comparison: Comparison, colour: boolean): string
   return [...comparisonHeadline(comparison), '', textTable(columns, data.map(cellsOf), colourer)].join('\n');
 }
 
-const METHOD =
-  'Change = median of NEW per-round overheads − median of BASE per-round overheads, in percentage points, with a percentile-bootstrap CI ' +
-  '(each side resampled independently, seeded). "regressed" / "improved" only when the whole CI lies beyond the noise allowance; ' +
-  'the rank test is a two-sided Mann-Whitney U test on the per-round overheads (exact without ties up to 40 rounds in all, normal approximation otherwise).';
+/** How the figures were computed; the same sentence in compare.md and compare.html. */
+function method(comparison: Comparison): string {
+  const confidence = Math.round(comparison.confidence * 100);
+  return (
+    `Each cell's overhead is the mean of its block medians (a block: ${ROUNDS_PER_BLOCK} consecutive rounds, summarised by their median per-round overhead); ` +
+    'blocks, not rounds, are the independent units. Change = NEW overhead − BASE overhead, in percentage points, with a ' +
+    `${confidence} % Welch t interval over the two runs' block medians (Welch–Satterthwaite degrees of freedom); ` +
+    'a cell with fewer than 2 blocks on either side is not comparable. "regressed" / "improved" only when the whole CI lies beyond the noise allowance; ' +
+    'the rank test is a two-sided Mann-Whitney U test on the block medians ' +
+    `(exact without ties up to ${EXACT_RANK_TEST_LIMIT} blocks in all, normal approximation otherwise).`
+  );
+}
 
 export function comparisonMarkdown(comparison: Comparison, chartImage: string | null): string {
   const sections = [
     '# hookbench compare',
     comparisonHeadline(comparison).map((line) => `- ${line}`).join('\n'),
     markdownTable(HEADERS, rows(comparison).map(cellsOf)),
-    METHOD,
+    method(comparison),
     ...(chartImage ? [`![Change in overhead](${chartImage})`] : []),
   ];
   return `${sections.join('\n\n')}\n`;
@@ -131,7 +140,7 @@ export async function comparisonHtml(comparison: Comparison): Promise<string> {
     '<h2>Cells</h2>',
     table,
     ...(chart ? ['<h2>Chart</h2>', chartFigure(chart)] : []),
-    `<h2>Method</h2><p>${escapeHtml(METHOD)}</p>`,
+    `<h2>Method</h2><p>${escapeHtml(method(comparison))}</p>`,
   ].join('\n');
   return htmlPage({ title: 'hookbench compare', body, charts: chart ? [chart] : [] });
 }

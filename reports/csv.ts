@@ -1,9 +1,12 @@
 import { PERF_COUNTERS, type Results, type RunSample } from '../bench/results.js';
+import { migrated } from '../bench/statistics.js';
 import { runViews } from './model.js';
 
 /**
  * results.csv: one row per round and arm, tidy, for people's own notebooks. Empty field = no
- * value (a counter the machine cannot count, events on a baseline run).
+ * value (a counter the machine cannot count, events on a baseline run). The cell's block figures
+ * (blocks, between_block_sd_pp, look_confidence, migrated_runs) repeat on each of its rows and are
+ * empty for a cell without statistics.
  */
 
 type Field = string | number | boolean | null | undefined;
@@ -21,7 +24,11 @@ function perfColumns(results: readonly Results[]): string[] {
   return [...known, ...[...found].filter((c) => !known.includes(c)).sort()];
 }
 
-const FIXED_COLUMNS = ['kernel', 'mechanism', 'workload', 'hook_point', 'verdict', 'round', 'arm', 'order_position', 'started_at_ms', 'ops', 'ns', 'ns_per_op', 'events', 'in_program_ns', 'attach_ms', 'detach_ms', 'outlier_round'];
+const FIXED_COLUMNS = [
+  'kernel', 'mechanism', 'workload', 'hook_point', 'verdict', 'blocks', 'between_block_sd_pp', 'look_confidence', 'migrated_runs',
+  'round', 'block', 'cpu', 'arm', 'order_position', 'started_at_ms', 'ops', 'ns', 'ns_per_op', 'events', 'in_program_ns', 'attach_ms', 'detach_ms',
+  'cpu_start', 'cpu_end', 'migrated', 'outlier_round',
+];
 
 export function resultsCsv(results: readonly Results[]): string {
   const counters = perfColumns(results);
@@ -30,13 +37,16 @@ export function resultsCsv(results: readonly Results[]): string {
   for (const run of runViews(results)) {
     for (const cell of run.results.cells) {
       const outliers = new Set(cell.stats?.outlierRounds ?? []);
+      const stats = cell.stats;
       for (const round of cell.rounds) {
         for (const arm of ['baseline', 'probed'] as const) {
           const sample: RunSample = round[arm];
           const fields: Field[] = [
             run.label, cell.mechanism, cell.workload, cell.hookPoint, cell.verdict,
-            round.index, arm, round.order.indexOf(arm) + 1, sample.startedAt, sample.ops, sample.ns, sample.nsPerOp,
-            sample.events, sample.inProgramNs, sample.attachMs, sample.detachMs, outliers.has(round.index),
+            stats?.blocks, stats?.betweenBlockSd, stats?.lookConfidence, stats?.migratedRuns,
+            round.index, round.block, round.cpu, arm, round.order.indexOf(arm) + 1, sample.startedAt, sample.ops, sample.ns, sample.nsPerOp,
+            sample.events, sample.inProgramNs, sample.attachMs, sample.detachMs,
+            sample.cpuStart, sample.cpuEnd, migrated(sample), outliers.has(round.index),
             ...counters.map((c) => sample.perf[c]),
           ];
           lines.push(fields.map(csvField).join(','));

@@ -1,4 +1,5 @@
-import type { Results } from '../bench/results.js';
+import type { Placement, Results } from '../bench/results.js';
+import { placementIsolation } from './method.js';
 
 /**
  * The environment fingerprint as label/value facts, for the HTML table (all of them) and the
@@ -36,6 +37,9 @@ export function environmentFacts(results: Results): Fact[] {
     ['lockdown', orNone(env.lockdown)],
     ['CPU governor', orNone(env.governor)],
     ['hookbench', hookbenchVersion(results)],
+    ['measurement CPUs', placementCpus(results.placement)],
+    ['harness isolation', placementIsolation(results.placement)],
+    ['placement policy', results.placement.policy],
     ['started', results.startedAt],
     ['finished', orNone(results.finishedAt)],
     ...recordFacts('', env.tools),
@@ -57,4 +61,14 @@ export function environmentLine(results: Results): string {
     `hookbench ${hookbenchVersion(results)}`,
     results.startedAt.slice(0, 10),
   ].join(' · ');
+}
+
+function placementCpus(placement: Placement): string {
+  return placement.measurementCpus.length ? placement.measurementCpus.join(', ') : '—';
+}
+
+/** "CPUs 0, 1; hookbench's own processes kept off the measuring CPU (policy ...)"; a one-CPU run says it isolated nothing. */
+export function placementLine(placement: Placement): string {
+  const cpus = placement.measurementCpus;
+  return `workload on CPU${cpus.length > 1 ? 's' : ''} ${placementCpus(placement)}; ${placementIsolation(placement)} (${placement.policy})`;
 }

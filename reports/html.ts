@@ -1,6 +1,6 @@
 import type { Results } from '../bench/results.js';
 import type { Chart } from './charts/types.js';
-import { environmentFacts } from './environment.js';
+import { environmentFacts, placementLine } from './environment.js';
 import { chartFigure, escapeHtml, htmlPage, htmlTable, verdictBadge } from './htmlPage.js';
 import { methodParagraphs } from './method.js';
 import { budgets, cellViews, runViews, verdictCounts } from './model.js';
@@ -25,18 +25,24 @@ function header(results: readonly Results[], links: ReportLinks): string {
   ].map(([label, href]) => `<a href="${escapeHtml(href)}">${escapeHtml(label)}</a>`);
   return `<h1>hookbench report</h1>
 <p class="lede">Overhead budget ${budgets(results).join(' / ')} % · ${cells.length} cells: ${escapeHtml(verdictCounts(cells))} · kernel${kernels.length > 1 ? 's' : ''} ${escapeHtml(kernels.join(', '))}</p>
-${raw.length ? `<p class="lede">Raw data beside this report: ${raw.join(' · ')}</p>` : ''}`;
+${notIsolated(results)}${raw.length ? `<p class="lede">Raw data beside this report: ${raw.join(' · ')}</p>` : ''}`;
+}
+
+/** A run whose harness shared the workload's CPU says so at the top, not only in the environment table. */
+function notIsolated(results: readonly Results[]): string {
+  const runs = runViews(results).filter((run) => !run.results.placement.harnessIsolated);
+  return runs.map((run) => `<p class="lede"><strong>Placement${results.length > 1 ? ` (${escapeHtml(run.label)})` : ''}:</strong> ${escapeHtml(placementLine(run.results.placement))}</p>\n`).join('');
 }
 
 function verdictTable(results: readonly Results[]): string {
   const several = results.length > 1;
   const rows = cellViews(results).map(summaryRow);
-  const headers = ['cell', ...(several ? ['kernel'] : []), 'verdict', 'median overhead [95 % CI]', 'ns per event [95 % CI]', 'events/op', 'rounds', 'CI half-width', 'stopped by', 'note'];
+  const headers = ['cell', ...(several ? ['kernel'] : []), 'verdict', 'overhead [95 % CI]', 'blocks ± sd', 'ns per event [95 % CI]', 'events/op', 'rounds', 'CI half-width', 'stopped by', 'note'];
   const cells = rows.map((r) => [
     `<span class="cell">${escapeHtml(r.cell)}</span>`,
     ...(several ? [`<span class="cell">${escapeHtml(r.kernel)}</span>`] : []),
     verdictBadge(r.verdict),
-    ...[r.overhead, r.nsPerEvent, r.eventsPerOp, r.rounds, r.halfWidth, r.stop].map((figure) => `<span class="num">${escapeHtml(figure)}</span>`),
+    ...[r.overhead, r.blocks, r.nsPerEvent, r.eventsPerOp, r.rounds, r.halfWidth, r.stop].map((figure) => `<span class="num">${escapeHtml(figure)}</span>`),
     `<span class="note">${escapeHtml(r.note)}</span>`,
   ]);
   return `<h2 id="verdicts">Verdicts</h2>\n${htmlTable(headers, cells)}`;
@@ -51,10 +57,10 @@ function environmentTable(results: readonly Results[]): string {
 }
 
 function methodSection(results: readonly Results[]): string {
-  const distinct = [...new Map(runViews(results).map((run) => [JSON.stringify(run.results.options), run])).values()];
+  const distinct = [...new Map(runViews(results).map((run) => [JSON.stringify([run.results.options, run.results.placement]), run])).values()];
   const blocks = distinct.map((run) => {
     const heading = distinct.length > 1 ? `<h3>${escapeHtml(run.label)}</h3>` : '';
-    return heading + methodParagraphs(run.results.options).map((p) => `<p>${escapeHtml(p)}</p>`).join('\n');
+    return heading + methodParagraphs(run.results.options, run.results.placement).map((p) => `<p>${escapeHtml(p)}</p>`).join('\n');
   });
   return `<h2 id="method">Method</h2>\n<div class="method">${blocks.join('\n')}</div>`;
 }

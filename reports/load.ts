@@ -34,6 +34,9 @@ function describeForeign(document: unknown): string | null {
   if (typeof document !== 'object' || document === null || Array.isArray(document)) return 'not a JSON object';
   const { tool, schemaVersion } = document as Record<string, unknown>;
   if (tool !== 'hookbench') return 'not a hookbench results document (no "tool": "hookbench")';
+  if (typeof schemaVersion === 'number' && schemaVersion < SCHEMA_VERSION) {
+    return `written by an older hookbench (results schema version ${schemaVersion}, measured without blocks and CPU placement); this hookbench reads version ${SCHEMA_VERSION} only: re-measure with hookbench run`;
+  }
   if (schemaVersion !== SCHEMA_VERSION) return `results schema version ${String(schemaVersion)}, this hookbench reads version ${SCHEMA_VERSION}`;
   return null;
 }

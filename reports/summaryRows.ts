@@ -1,4 +1,5 @@
 import { eventsPerOp, nsWithCi, percentWithCi } from './format.js';
+import type { CellStats } from '../bench/results.js';
 import type { CellView } from './model.js';
 
 /**
@@ -16,6 +17,10 @@ export interface SummaryRow {
   rounds: string;
   /** "±0.84 pp" */
   halfWidth: string;
+  /** The between-block spread beside the CI: "6 blocks, sd 0.8 pp". */
+  blocks: string;
+  /** Runs that did not stay on one CPU: "2 migrated runs", or "" when none. */
+  migrated: string;
   /** Why measuring stopped: precision, decided, max-rounds, max-time, invalid, interrupted. */
   stop: string;
   verdict: string;
@@ -32,7 +37,22 @@ function notes(view: CellView): string {
     const n = stats.outlierRounds.length;
     parts.push(`${n} outlier round${n > 1 ? 's' : ''} flagged, kept`);
   }
+  const moved = migratedText(view);
+  if (moved) parts.push(`${moved} (flagged, kept)`);
   return parts.join('; ');
+}
+
+/** "6 blocks, sd 0.8 pp": how many independent blocks the CI rests on and how far apart they were. */
+export function blocksText(stats: CellStats): string {
+  const sd = stats.betweenBlockSd;
+  const figure = sd >= 10 ? sd.toFixed(0) : sd >= 1 ? sd.toFixed(1) : sd.toFixed(2);
+  return stats.blocks < 2 ? `${stats.blocks} block, no spread` : `${stats.blocks} blocks, sd ${figure} pp`;
+}
+
+/** "1 migrated run" / "3 migrated runs"; "" when every run stayed on its CPU. */
+export function migratedText(view: CellView): string {
+  const n = view.cell.stats?.migratedRuns ?? 0;
+  return n > 0 ? `${n} migrated run${n > 1 ? 's' : ''}` : '';
 }
 
 export function summaryRow(view: CellView): SummaryRow {
@@ -47,6 +67,8 @@ export function summaryRow(view: CellView): SummaryRow {
     eventsPerOp: stats ? eventsPerOp(stats.eventsPerOp.median) : NONE,
     rounds: String(view.cell.rounds.length),
     halfWidth: stats ? `±${stats.ciHalfWidth.toFixed(2)} pp` : NONE,
+    blocks: stats ? blocksText(stats) : NONE,
+    migrated: migratedText(view),
     stop: view.cell.stats?.stopReason ?? NONE,
     verdict: view.verdict,
     note: notes(view),

@@ -61,14 +61,15 @@ export function cellTable(results: readonly Results[], options: CellTableOptions
     { header: 'cell' },
     ...(several ? [{ header: 'kernel' }] : []),
     { header: 'overhead [95 % CI]', align: 'right' },
+    { header: 'blocks ± sd' },
     { header: 'ns/event [95 % CI]', align: 'right' },
     { header: 'events/op', align: 'right' },
     { header: 'rounds', align: 'right' },
     { header: 'verdict' },
     { header: 'note' },
   ];
-  const verdictColumn = several ? 6 : 5;
-  const text = rows.map((r) => [r.cell, ...(several ? [r.kernel] : []), r.overhead, r.nsPerEvent, r.eventsPerOp, r.rounds, r.verdict, r.note]);
+  const verdictColumn = several ? 7 : 6;
+  const text = rows.map((r) => [r.cell, ...(several ? [r.kernel] : []), r.overhead, r.blocks, r.nsPerEvent, r.eventsPerOp, r.rounds, r.verdict, r.note]);
   const colour: Colourer | undefined = options.colour
     ? (cell, row, column) => (column === verdictColumn ? colourVerdict(views[row].verdict, cell) : cell)
     : undefined;

@@ -97,7 +97,10 @@ describe('bad input: one line on stderr, exit 2, nothing attached', () => {
     ['--max-time 0x10', ['--max-time', '0x10'], /--max-time must be a number .*got '0x10'/],
     ['--seed 1.5', ['--seed', '1.5'], /--seed must be a whole number .*got '1.5'/],
     ['--budget Infinity', ['--budget', 'Infinity'], /--budget must be a number .*got 'Infinity'/],
-    ['--min-rounds above --max-rounds', ['--min-rounds', '10', '--max-rounds', '5'], /--min-rounds \(10\) exceeds --max-rounds \(5\)/],
+    ['--min-rounds above --max-rounds', ['--min-rounds', '30', '--max-rounds', '20'], /--min-rounds \(30\) exceeds --max-rounds \(20\)/],
+    ['--min-rounds below what the sequential method needs', ['--min-rounds', '5'], /--min-rounds must be a whole number from 15 /],
+    ['--cpu that is not a CPU list', ['--cpu', '0;reboot'], /--cpu "0;reboot" is not a CPU list/],
+    ['--cpu that is not online', ['--cpu', '4095'], /--cpu "4095": CPU 4095 is not online/],
     ['a ; in a mechanism', ['--mechanisms', `tracepoint;${touch}`], /unknown mechanism 'tracepoint;touch /],
     ['$( ) in a mechanism', ['--mechanisms', `tracepoint$(${touch})`], /unknown mechanism 'tracepoint\$\(touch /],
     ['backquotes in a workload', ['--workloads', `\`${touch}\``], /unknown workload '`touch /],
@@ -267,7 +270,7 @@ function printedAs(text: string, value: number): boolean {
 }
 
 /** Short runs: verdicts here are about the CLI's reporting, not about the figures. */
-const SHORT = ['--workloads', 'mprotect', '--run-ms', '20', '--min-rounds', '3', '--max-rounds', '4', '--max-time', '5'];
+const SHORT = ['--workloads', 'mprotect', '--run-ms', '20', '--min-rounds', '15', '--max-rounds', '15', '--max-time', '5'];
 
 describe('hookbench run', () => {
   it('prints each cell with its overhead and CI, events per op and verdict, and exits as the verdicts say', async () => {
@@ -327,7 +330,7 @@ describe('hookbench run', () => {
 });
 
 describe('a SIGKILLed run: refused until cleanup, then resumed', () => {
-  const ROUNDS = 8;
+  const ROUNDS = 15;
   // Cells that never decide early (a 0.01-pp precision): each runs exactly ROUNDS rounds.
   const args = ['--mechanisms', 'tracepoint,audit', '--workloads', 'mprotect', '--run-ms', '20', '--min-rounds', `${ROUNDS}`, '--max-rounds', `${ROUNDS}`, '--precision', '0.01', '--max-time', '600'];
   let outDir: string;

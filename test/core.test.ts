@@ -29,7 +29,7 @@ describe('runMatrix on this kernel', () => {
     before = await kernelState();
     outDir = join(mkdtempSync(join(tmpdir(), 'hookbench-core-')), 'results');
     results = await runMatrix(
-      { ...DEFAULT_OPTIONS, mechanisms: ['tracepoint', 'audit'], workloads: ['mprotect', 'null'], runMs: 30, maxTimeS: 20, minRounds: 5, maxRounds: 12 },
+      { ...DEFAULT_OPTIONS, mechanisms: ['tracepoint', 'audit'], workloads: ['mprotect', 'null'], runMs: 30, maxTimeS: 20, minRounds: 15, maxRounds: 15 },
       { outDir },
     );
   }, 300_000);
@@ -73,6 +73,10 @@ describe('runMatrix on this kernel', () => {
     for (const c of onDisk.cells) {
       expect(c.rounds.length).toBe(c.stats!.rounds);
       expect(c.rounds.length).toBeGreaterThanOrEqual(5);
+      // Blocks of five, each pinned to one CPU that every run of the block reports.
+      expect(c.rounds.map((r) => r.block)).toEqual(c.rounds.map((_, i) => Math.floor(i / 5)));
+      expect(c.stats!.blocks).toBe(Math.ceil(c.rounds.length / 5));
+      for (const r of c.rounds) expect([r.baseline.cpuStart, r.probed.cpuStart]).toEqual([r.cpu, r.cpu]);
       for (const r of c.rounds) {
         expect(r.baseline.ops).toBe(c.iterations);
         expect(r.probed.ops).toBe(c.probedIterations ?? c.iterations);
@@ -81,6 +85,7 @@ describe('runMatrix on this kernel', () => {
       }
     }
     expect(onDisk.environment.kernelRelease).toBeTruthy();
+    expect(onDisk.placement.measurementCpus.length).toBeGreaterThan(0);
   });
 
   it('logs one JSONL line per calibration, warm-up run, round and finished cell', () => {

@@ -54,7 +54,7 @@ const JOURNAL_MOMENTS = ['attached', 'detaching', 'tool running'] as const;
 const EXIT_CODE: Record<Signal, number | null> = { SIGINT: 130, SIGTERM: 143, SIGKILL: null };
 
 /** Short runs: a whole run here is a few seconds, its attach/detach cycles a large part of it. */
-const RUN_ARGS = ['--workloads', 'mprotect', '--run-ms', '10', '--min-rounds', '2', '--max-rounds', '3', '--max-time', '2', '--precision', '0.01'];
+const RUN_ARGS = ['--workloads', 'mprotect', '--run-ms', '10', '--min-rounds', '15', '--max-rounds', '15', '--max-time', '2', '--precision', '0.01'];
 /** tracefs + audit (a SIGKILLed run leaves its auditd running), then a raw tracepoint + a bpftrace program. */
 const CONFIGS = [
   ['tracepoint', 'audit'],

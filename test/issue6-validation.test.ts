@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_OPTIONS } from '../bench/planner.js';
+import { comparisonCoverage, formatShares } from '../bench/predict.js';
 import { compareWithMeasured, mechanismCosts, predictOverhead, profileHookSets, syscallHookSet, type MechanismCosts, type Prediction } from '../bench/predictModel.js';
 import { applyProfileOption } from '../bench/profileOptions.js';
 import type { Results, RunOptions } from '../bench/results.js';
@@ -17,8 +18,9 @@ import { buildWorkloads } from '../workloads/build.js';
  * (tracepoint and audit on mprotect, null, execve, open) and one recorded hids-mix run predict the
  * overhead of tracepoint and audit hooking hids-mix's execve, and of elkeid-default realised as
  * tracepoint and audit on hids-mix; those four cells are then measured, and each prediction's error is
- * printed; the tracepoint family is held to the documented ±2 pp, audit to its documented gap
- * (docs/profiles-and-predict.md).
+ * printed with its prediction interval (costs, rates, drift, model error), the costs' interval alone and
+ * the coverage of both; the tracepoint family's measurement is held to the prediction interval, audit to
+ * its documented gap (docs/profiles-and-predict.md).
  */
 
 const scratch = mkdtempSync(join(tmpdir(), 'hookbench-issue6-validation-'));
@@ -55,24 +57,29 @@ describe('predicting hids-mix from microbenchmarks, then measuring it', () => {
     const comparisons = compareWithMeasured(predictions, measured, 'hids-mix');
     for (const c of comparisons) {
       const m = c.measured;
+      const p = c.prediction;
       console.log(
-        `${c.prediction.name.padEnd(26)} predicted ${c.prediction.overhead.value.toFixed(2)} [${c.prediction.overhead.ciLow.toFixed(2)}, ${c.prediction.overhead.ciHigh.toFixed(2)}] %` +
+        `${p.name.padEnd(26)} predicted ${p.overhead.value.toFixed(2)} [${p.overhead.ciLow.toFixed(2)}, ${p.overhead.ciHigh.toFixed(2)}] % (costs alone [${p.costOnly.ciLow.toFixed(2)}, ${p.costOnly.ciHigh.toFixed(2)}]; ${formatShares(p)})` +
           `  measured ${m ? `${m.value.toFixed(2)} [${m.ciLow.toFixed(2)}, ${m.ciHigh.toFixed(2)}]` : '-'} %  error ${c.errorPp?.toFixed(2) ?? '-'} pp`,
       );
     }
+    const cov = comparisonCoverage(comparisons)!;
+    console.log(`coverage: ${cov.interval.inside}/${cov.interval.total} measured medians inside the prediction intervals, ${cov.costOnly.inside}/${cov.costOnly.total} inside the costs' intervals alone`);
     for (const cell of measured.cells) expect(cell.verdict, `${cell.mechanism}: ${cell.reason}`).not.toMatch(/INVALID|ERROR|UNSUPPORTED/);
     const comparison = (name: string) => comparisons.find((c) => c.prediction.name === name)!;
-    // The tracepoint family (docs/profiles-and-predict.md): within 2 pp of the measurement, or, where the
-    // measurement is less precise than that, an interval overlapping the measured one.
+    // The tracepoint family (docs/profiles-and-predict.md): the measured median inside the prediction
+    // interval (at least +/-2.9 pp: its model error alone is 1.47 pp), or, where the measurement is less
+    // precise than that, the measured CI overlapping it.
     for (const name of ['tracepoint', 'elkeid-default/tracepoint']) {
-      const { prediction: p, measured: m, errorPp } = comparison(name);
-      const consistent = Math.abs(errorPp!) <= 2 || (p.overhead.ciLow <= m!.ciHigh && m!.ciLow <= p.overhead.ciHigh);
-      expect(consistent, `${name}: predicted ${p.overhead.value.toFixed(2)} %, measured ${m!.value.toFixed(2)} %`).toBe(true);
+      const { prediction: p, measured: m } = comparison(name);
+      const row = cov.interval.rows.find((r) => r.name === name)!;
+      expect(row.inside || row.overlapping, `${name}: predicted ${p.overhead.value.toFixed(2)} % [${p.overhead.ciLow.toFixed(2)}, ${p.overhead.ciHigh.toFixed(2)}], measured ${m!.value.toFixed(2)} %`).toBe(true);
     }
     // Audit: the documented gap (a record's cost depends on the syscall, on the rate of records and on
     // what auditd's CPU time competes with): the figure can be off by tens of points, and the single
-    // execve rule's by a factor of several, so only what a user decides on is held: elkeid-default
-    // realised as audit blows the 5 % budget, predicted and measured alike.
+    // execve rule's by a factor of several (the audit model error: a factor of 6.8 either way at 95 %), so
+    // only what a user decides on is held: elkeid-default realised as audit blows the 5 % budget,
+    // predicted (its whole prediction interval above 5 %) and measured alike.
     const auditProfile = comparison('elkeid-default/audit');
     expect(auditProfile.prediction.verdict).toBe('FAIL');
     expect(auditProfile.measured!.ciLow).toBeGreaterThan(5);

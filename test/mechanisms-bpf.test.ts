@@ -50,10 +50,8 @@ for (const { mechanism, whyNot } of CASES) {
           `${mechanism.name} × ${workload}: ${run.count.events} events / ${run.ops} ops = ${run.perOp.toFixed(4)} per op; ` +
             `start-up ${run.count.startupMs?.toFixed(0)} ms, in-program ${run.count.inProgramNs?.toFixed(1)} ns/run`,
         );
-        expect(run.perOp).toBeGreaterThanOrEqual(0.99 * expected);
-        // Every process's calls count, the machine's too: only on mprotect (100k ops, rare elsewhere) is an
-        // excess sure to be double counting; open and execve share the machine with every other process.
-        if (workload === 'mprotect') expect(run.perOp).toBeLessThan(1.5 * expected);
+        // Only the workload's own process tree counts (probes/types.ts): exact to 1 % both ways.
+        expect(Math.abs(run.perOp - expected)).toBeLessThanOrEqual(0.01 * expected);
         expect(run.count.startupMs).toBeGreaterThan(0);
         expect(run.count.inProgramNs).toBeGreaterThan(0);
         expectNothingLeft(ctx, stats);
@@ -135,12 +133,16 @@ describe('bpftrace start-up failures', () => {
 
 describe('bpftrace programs', () => {
   it('hold only validated names and numbers', () => {
-    expect(countingProgram({ type: 'tracepoint', target: 'syscalls:sys_enter_mprotect' })).toBe(
-      'BEGIN { printf("hookbench-ready\\n"); } tracepoint:syscalls:sys_enter_mprotect { @hookbench = count(); }',
+    expect(countingProgram({ type: 'tracepoint', target: 'syscalls:sys_enter_mprotect' }, ['hb-mprotect'])).toBe(
+      'BEGIN { printf("hookbench-ready\\n"); } tracepoint:syscalls:sys_enter_mprotect /comm == "hb-mprotect"/ { @hookbench = count(); }',
     );
-    expect(countingProgram({ type: 'rawtracepoint', target: 'sys_enter', filter: 'arg1 == 10' })).toContain('/arg1 == 10/ {');
-    expect(() => countingProgram({ type: 'system', target: 'x' })).toThrow(/refusing/);
-    expect(() => countingProgram({ type: 'kprobe', target: 'vfs_read { system("id") }' })).toThrow(/refusing/);
-    expect(() => countingProgram({ type: 'kprobe', target: 'vfs_read', filter: 'arg0 == 1/ { system("id") } /1' })).toThrow(/refusing/);
+    expect(countingProgram({ type: 'rawtracepoint', target: 'sys_enter', filter: 'arg1 == 10' }, ['hb-execve', 'hb-execve-child'])).toContain(
+      '/(arg1 == 10) && (comm == "hb-execve" || comm == "hb-execve-child")/ {',
+    );
+    expect(countingProgram({ type: 'rawtracepoint', target: 'sys_enter', filter: 'arg1 == 10' }, null)).toContain('/arg1 == 10/ {');
+    expect(() => countingProgram({ type: 'system', target: 'x' }, null)).toThrow(/refusing/);
+    expect(() => countingProgram({ type: 'kprobe', target: 'vfs_read { system("id") }' }, null)).toThrow(/refusing/);
+    expect(() => countingProgram({ type: 'kprobe', target: 'vfs_read', filter: 'arg0 == 1/ { system("id") } /1' }, null)).toThrow(/refusing/);
+    expect(() => countingProgram({ type: 'kprobe', target: 'vfs_read' }, ['x" || 1 == 1 || comm == "y'])).toThrow(/refusing/);
   });
 });

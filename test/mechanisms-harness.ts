@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
+import { runUnderPerfStat } from '../bench/perfstat.js';
 import { expect } from 'vitest';
 import { buildWorkloads, workloadArgv, type BuiltWorkloads } from '../workloads/build.js';
 import { BPF_STATS_SYSCTL } from '../probes/bpfStats.js';
@@ -24,11 +25,12 @@ export function newContext(): AttachContext {
 export const ITERATIONS: Record<string, number> = { mprotect: 100_000, null: 1_000_000, open: 50_000, execve: 300 };
 
 let built: BuiltWorkloads | null = null;
-export async function runWorkload(name: string, iterations: number): Promise<{ ops: number; ns: number; pid: number }> {
+/** One run of a workload; with `onReady`, gated as the runner runs it (a probe scopes itself to the pid it is given). */
+export async function runWorkload(name: string, iterations: number, onReady?: (pid: number) => Promise<void>): Promise<{ ops: number; ns: number; pid: number }> {
   built ??= await buildWorkloads();
-  const [binary, ...args] = workloadArgv(built, name, iterations);
-  const r = await execa(binary!, args);
-  return JSON.parse(r.stdout) as { ops: number; ns: number; pid: number };
+  const argv = workloadArgv(built, name, iterations);
+  const stdout = onReady ? (await runUnderPerfStat(argv, { onReady })).stdout : (await execa(argv[0]!, argv.slice(1))).stdout;
+  return JSON.parse(stdout) as { ops: number; ns: number; pid: number };
 }
 
 /** What this test process left in the kernel: must be nothing after every detach. */
@@ -99,7 +101,7 @@ export async function probedRun(mechanism: AnyMechanism, workload: string, itera
   let seen: { count: ProbeCount; ops: number } | undefined;
   let detachMs: number;
   try {
-    const run = await runWorkload(workload, iterations);
+    const run = await runWorkload(workload, iterations, (pid) => mechanism.scope(handle, { pid }));
     seen = { count: await mechanism.count(handle, { pid: run.pid }), ops: run.ops };
   } finally {
     const t1 = performance.now();
@@ -125,6 +127,7 @@ export async function attachDetachTimes(mechanism: AnyMechanism, cycles: number)
     const t0 = performance.now();
     const handle = await mechanism.attach(hookTargetFor('mprotect'), ctx);
     const t1 = performance.now();
+    await mechanism.scope(handle, { pid: process.pid });
     const count = await mechanism.count(handle, { pid: process.pid });
     const t2 = performance.now();
     await mechanism.detach(handle);

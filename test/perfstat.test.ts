@@ -52,16 +52,28 @@ describe('parsePerfStatCsv', () => {
 
 describe('parseWorkloadLine', () => {
   it('accepts the workload line and nothing else', () => {
-    expect(parseWorkloadLine('{"workload":"null","ops":10,"ns":1234,"pid":42}\n')).toEqual({ workload: 'null', ops: 10, ns: 1234, pid: 42 });
+    expect(parseWorkloadLine('{"workload":"null","ops":10,"ns":1234,"pid":42,"cpuStart":0,"cpuEnd":1}\n')).toEqual({
+      workload: 'null',
+      ops: 10,
+      ns: 1234,
+      pid: 42,
+      cpuStart: 0,
+      cpuEnd: 1,
+    });
     const bad = [
       '',
       'hello',
-      '{"workload":"null","ops":10,"ns":1234,"pid":42}\n{"workload":"null","ops":10,"ns":1234,"pid":42}',
-      '{"workload":"null","ops":0,"ns":1234,"pid":42}',
-      '{"workload":"null","ops":10,"ns":"1234","pid":42}',
-      '{"workload":"null","ops":10.5,"ns":1234,"pid":42}',
-      '{"workload":"null","ops":10,"ns":1234}',
-      '{"workload":"null","ops":10,"ns":1234,"pid":42,"extra":1}',
+      '{"workload":"null","ops":10,"ns":1234,"pid":42,"cpuStart":0,"cpuEnd":0}\n{"workload":"null","ops":10,"ns":1234,"pid":42,"cpuStart":0,"cpuEnd":0}',
+      '{"workload":"null","ops":0,"ns":1234,"pid":42,"cpuStart":0,"cpuEnd":0}',
+      '{"workload":"null","ops":10,"ns":"1234","pid":42,"cpuStart":0,"cpuEnd":0}',
+      '{"workload":"null","ops":10.5,"ns":1234,"pid":42,"cpuStart":0,"cpuEnd":0}',
+      '{"workload":"null","ops":10,"ns":1234,"cpuStart":0,"cpuEnd":0}',
+      '{"workload":"null","ops":10,"ns":1234,"pid":42,"cpuStart":0,"cpuEnd":0,"extra":1}',
+      // The CPU fields: required, whole and not negative (-1 is common.c's "start_timing never called").
+      '{"workload":"null","ops":10,"ns":1234,"pid":42}',
+      '{"workload":"null","ops":10,"ns":1234,"pid":42,"cpuStart":0}',
+      '{"workload":"null","ops":10,"ns":1234,"pid":42,"cpuStart":-1,"cpuEnd":0}',
+      '{"workload":"null","ops":10,"ns":1234,"pid":42,"cpuStart":0,"cpuEnd":0.5}',
     ];
     for (const stdout of bad) expect(() => parseWorkloadLine(stdout), stdout).toThrow(/workload/);
   });

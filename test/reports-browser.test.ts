@@ -53,14 +53,15 @@ test('every chart renders with marks, no console error, no network request; scre
   await page.close();
 });
 
-test('a bar tooltip gives the exact overhead and its CI', async () => {
+test('a bar tooltip gives the exact overhead, its CI and the blocks\' spread', async () => {
   const page = await context.newPage();
   await page.goto(reportUrl);
   const bar = page.locator('#chart-overhead g.role-mark path').first();
   await bar.waitFor();
   await bar.hover();
   const tooltip = page.locator('#vg-tooltip-element');
-  await expect.poll(() => tooltip.textContent()).toMatch(/median overhead \[95 % CI\][+-][\d.]+ % \[[+-][\d.]+, [+-][\d.]+\]/);
+  await expect.poll(() => tooltip.textContent()).toMatch(/verdict[A-Z]+overhead \[95 % CI\][+-][\d.,]+ % \[[+-][\d.,]+, [+-][\d.,]+\]/);
+  expect(await tooltip.textContent()).toMatch(/blocks ± sd\d+ blocks, sd [\d.]+ pp/);
   await page.screenshot({ path: join(ARTIFACTS, 'report-tooltip.png') });
   await page.close();
 });

@@ -77,6 +77,7 @@ describe('overhead chart', () => {
       expect(bar.datum.overhead).toBe(cell.stats!.overheadMedian.value);
       expect(bar.fill).toBe(VERDICT_COLOURS[cell.verdict]);
       expect(bar.datum.overheadText).toBe(percentWithCi(cell.stats!.overheadMedian));
+      expect(bar.datum.blocks).toMatch(new RegExp(`^${cell.stats!.blocks} blocks, sd \\d+(\\.\\d+)? pp$`));
     }
     const errorBars = scene.marks('rule').filter((r) => r.datum.ciLow !== undefined && r.datum.cell);
     const withCi = errorBars.filter((r) => typeof r.x2 === 'number' && r.x !== r.x2);
@@ -186,7 +187,7 @@ describe('perf chart', () => {
 
 describe('compare chart', () => {
   test('a point with its CI per comparable cell, over the ± noise band', async () => {
-    const comparison = compareResults(single, syntheticResults({ shiftPp: 10 }), { noise: 1, seed: 7, resamples: 1000, confidence: 0.95 });
+    const comparison = compareResults(single, syntheticResults({ shiftPp: 10 }), { noise: 1, confidence: 0.95 });
     const spec = changeChart(comparison)!;
     const scene = await renderScene(spec);
     expect(scene.warnings).toEqual([]);

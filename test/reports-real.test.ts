@@ -5,7 +5,12 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import type { Results } from '../bench/results.js';
 import { compareCommand, reportCommand, type CommandIo } from '../reports/cli.js';
 import { eventsPerOp, nsWithCi, percentWithCi } from '../reports/format.js';
+import { sequentialPlan } from '../bench/statistics.js';
+import { placementLine } from '../reports/environment.js';
 import { loadResults } from '../reports/load.js';
+import { confidenceText } from '../reports/method.js';
+import { hasOverhead } from '../reports/model.js';
+import { blocksText } from '../reports/summaryRows.js';
 import { ensureCliBuilt, hookbench, newJournalDir } from './cliHarness.js';
 
 /**
@@ -65,6 +70,10 @@ describe('hookbench report on a real run', () => {
           expect(record.events).toBe(round[arm].events === undefined ? '' : String(round[arm].events));
           expect(record.perf_task_clock).toBe(String(round[arm].perf['task-clock'] ?? ''));
           expect(record.kernel).toBe(results.environment.kernelRelease);
+          expect(Number(record.block)).toBe(round.block);
+          expect(Number(record.cpu)).toBe(round.cpu);
+          expect(record.blocks).toBe(cell.stats ? String(cell.stats.blocks) : '');
+          expect(record.migrated_runs).toBe(cell.stats ? String(cell.stats.migratedRuns) : '');
         }
       }
     }
@@ -78,8 +87,13 @@ describe('hookbench report on a real run', () => {
       expect(line).toContain(percentWithCi(cell.stats.overheadMedian));
       expect(line).toContain(eventsPerOp(cell.stats.eventsPerOp.median));
       if (cell.stats.nsPerEvent) expect(line).toContain(nsWithCi(cell.stats.nsPerEvent));
+      if (hasOverhead(cell)) expect(line).toContain(`| ${percentWithCi(cell.stats.overheadMedian)} | ${blocksText(cell.stats)} |`);
+      if (cell.stats.migratedRuns > 0) expect(line).toContain(`${cell.stats.migratedRuns} migrated run`);
     }
     expect(files.md).toContain(`Linux ${results.environment.kernelRelease}`);
+    expect(files.md).toContain(`**Placement:** ${placementLine(results.placement)}`);
+    const { looks, lookConfidence } = sequentialPlan(results.options);
+    expect(files.md).toContain(`looked at after ${looks.join(', ')} blocks at ${confidenceText(lookConfidence)} per look`);
   });
 
   test('report.html links the JSON and the CSV beside it', () => {

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { CellStatsSchema, type Round, type RunSample } from '../bench/results.js';
+import { studentTQuantile } from '../bench/studentT.js';
 import {
   addedNsPerRound,
+  blockCi,
   bootstrapCi,
   cellStats,
+  cpuDifference,
   decideVerdict,
   exitCodeFor,
   invalidReason,
@@ -12,6 +15,7 @@ import {
   outlierIndices,
   overheadPerRound,
   seededRandom,
+  sequentialPlan,
   shouldStop,
   type CellMeasures,
   type CellOptions,
@@ -20,14 +24,16 @@ import {
 const OPS = 1000;
 
 function run(arm: RunSample['arm'], startedAt: number, nsPerOp: number, extra: Partial<RunSample> = {}): RunSample {
-  return { arm, startedAt, ops: OPS, ns: nsPerOp * OPS, nsPerOp, perf: {}, ...extra };
+  return { arm, startedAt, ops: OPS, ns: nsPerOp * OPS, nsPerOp, perf: {}, cpuStart: 1, cpuEnd: 1, ...extra };
 }
 
-/** A round whose runs start at `t` and `t + 1` in the given order. */
-function round(index: number, t: number, order: Round['order'], baselineNs: number, probedNs: number, probedExtra: Partial<RunSample> = {}): Round {
+/** A round whose runs start at `t` and `t + 1` in the given order; blocks of five unless `block` says otherwise. */
+function round(index: number, t: number, order: Round['order'], baselineNs: number, probedNs: number, probedExtra: Partial<RunSample> = {}, block = Math.floor(index / 5)): Round {
   const startOf = (arm: RunSample['arm']) => t + order.indexOf(arm);
   return {
     index,
+    block,
+    cpu: 1,
     order,
     baseline: run('baseline', startOf('baseline'), baselineNs),
     probed: run('probed', startOf('probed'), probedNs, { events: OPS, ...probedExtra }),
@@ -42,25 +48,31 @@ function normalSampler(seed: number, mu: number, sigma: number): () => number {
 
 const OPTIONS: CellOptions = {
   expectedPerOp: 1,
+  expectedIsLowerBound: false,
   budget: 5,
   precision: 1,
-  confidence: 0.95,
-  resamples: 2000,
-  seed: 42,
-  minRounds: 5,
-  maxRounds: 200,
+  lookConfidence: 0.95,
+  looks: [4, 6, 9],
+  minRounds: 20,
+  maxRounds: 45,
   maxTimeS: 600,
 };
 
 /** Hand-made measures: only the fields verdict and stopping read matter. */
-function measures(overhead: { value: number; ciLow: number; ciHigh: number }, eventsPerOpMedian = 1, rounds = 10): CellMeasures {
+function measures(overhead: { value: number; ciLow: number; ciHigh: number }, eventsPerOpMedian = 1, rounds = 20): CellMeasures {
   const estimate = { value: 0, ciLow: 0, ciHigh: 0 };
   const ciHalfWidth = (overhead.ciHigh - overhead.ciLow) / 2;
   return {
     rounds,
+    blocks: Math.ceil(rounds / 5),
     overheadPerRound: [],
     overheadMedian: overhead,
     overheadMean: estimate,
+    blockOverheads: [],
+    betweenBlockSd: 0,
+    overheadByCpu: [],
+    lookConfidence: 0.95,
+    migratedRuns: 0,
     addedNsPerOp: estimate,
     nsPerEvent: estimate,
     eventsPerOp: { median: eventsPerOpMedian, min: eventsPerOpMedian, max: eventsPerOpMedian },
@@ -140,6 +152,38 @@ describe('neighbouring-baseline overhead', () => {
   });
 });
 
+describe('blocks', () => {
+  it('keeps neighbouring baselines inside a block', () => {
+    // Block 0: b0 p0 ; block 1 (later): p1 b1. p0 must not borrow b1, nor p1 borrow b0.
+    const rounds = [round(0, 0, ['baseline', 'probed'], 100, 120, {}, 0), round(1, 2, ['probed', 'baseline'], 200, 260, {}, 1)];
+    expect(overheadPerRound(rounds)).toEqual([(120 / 100 - 1) * 100, (260 / 200 - 1) * 100]);
+  });
+
+  it('puts a Student-t interval on the block values', () => {
+    // Blocks' medians 1, 2, 3: mean 2, sd 1, t(0.975, 2) = 4.3027.
+    const est = blockCi([0, 1, 9, 2, 2, -5, 3, 3, 8], [0, 0, 0, 1, 1, 1, 2, 2, 2], median, 0.95);
+    expect(est.blockValues).toEqual([1, 2, 3]);
+    expect(est.value).toBe(2);
+    expect(est.betweenBlockSd).toBeCloseTo(1, 12);
+    expect(est.ciHigh - est.value).toBeCloseTo(4.3027 / Math.sqrt(3), 3);
+  });
+
+  it('knows the t quantiles (tables: 12.706, 2.228, 1.962; 99.9 %: 4.587 at 10 df)', () => {
+    expect(studentTQuantile(0.975, 1)).toBeCloseTo(12.706, 2);
+    expect(studentTQuantile(0.975, 10)).toBeCloseTo(2.228, 3);
+    expect(studentTQuantile(0.975, 1000)).toBeCloseTo(1.962, 3);
+    expect(studentTQuantile(0.9995, 10)).toBeCloseTo(4.587, 2);
+    expect(studentTQuantile(0.025, 10)).toBeCloseTo(-2.228, 3);
+  });
+
+  it('checks at geometrically spaced block counts and splits the confidence over them', () => {
+    const plan = sequentialPlan({ minRounds: 20, maxRounds: 200, confidence: 0.95 });
+    expect(plan.looks).toEqual([4, 6, 9, 14, 21, 32, 40]);
+    expect(plan.lookConfidence).toBeCloseTo(1 - 0.05 / 7, 12);
+    expect(sequentialPlan({ minRounds: 15, maxRounds: 15, confidence: 0.95 }).looks).toEqual([3]);
+  });
+});
+
 describe('outliers', () => {
   it('finds one planted outlier and keeps the rest', () => {
     expect(outlierIndices([10, 11, 9, 10.5, 9.5, 10.2, 50, 9.8])).toEqual([6]);
@@ -197,9 +241,30 @@ describe('cellStats', () => {
     expect(cellStats(rounds, OPTIONS).outlierRounds).toEqual([7]);
   });
 
-  it('is reproducible from the seed', () => {
-    const rounds = simulatedRounds(15);
-    expect(cellStats(rounds, OPTIONS)).toEqual(cellStats(rounds, OPTIONS));
+  it('carries the between-block spread: a block-level shift widens the CI', () => {
+    const steady = simulatedRounds(30);
+    const shifted = steady.map((r) => (r.block % 2 === 0 ? r : { ...r, probed: { ...r.probed, nsPerOp: r.probed.nsPerOp * 1.05 } }));
+    const a = cellStats(steady, OPTIONS);
+    const b = cellStats(shifted, OPTIONS);
+    expect(b.blocks).toBe(6);
+    expect(b.betweenBlockSd).toBeGreaterThan(a.betweenBlockSd + 1);
+    expect(b.ciHalfWidth).toBeGreaterThan(a.ciHalfWidth);
+  });
+
+  it('says when the overhead differs between CPUs beyond the blocks\' noise, and not otherwise', () => {
+    const perCpu = (shift: number) =>
+      simulatedRounds(40).map((r) => ({ ...r, cpu: r.block % 2, probed: { ...r.probed, nsPerOp: r.probed.nsPerOp * (r.block % 2 ? 1 + shift : 1) } }));
+    const differing = cellStats(perCpu(0.3), OPTIONS);
+    expect(differing.overheadByCpu.map((c) => c.blockOverheads.length)).toEqual([4, 4]);
+    expect(cpuDifference(differing)).toMatch(/^the overhead differs between CPUs \(CPU 0 \+\d+\.\d % \(4 blocks\), CPU 1 \+\d+\.\d % \(4 blocks\)/);
+    expect(cpuDifference(cellStats(perCpu(0), OPTIONS))).toBeNull();
+  });
+
+  it('counts runs that left their CPU', () => {
+    const rounds = simulatedRounds(10);
+    rounds[3] = { ...rounds[3], baseline: { ...rounds[3].baseline, cpuEnd: 0 } };
+    rounds[4] = { ...rounds[4], probed: { ...rounds[4].probed, perf: { 'cpu-migrations': 2 } } };
+    expect(cellStats(rounds, OPTIONS).migratedRuns).toBe(2);
   });
 });
 
@@ -220,20 +285,33 @@ describe('verdict', () => {
   });
 
   it('is INCONCLUSIVE before minRounds', () => {
-    expect(decideVerdict(measures({ value: 50, ciLow: 49, ciHigh: 51 }, 1, 3), OPTIONS).verdict).toBe('INCONCLUSIVE');
+    expect(decideVerdict(measures({ value: 50, ciLow: 49, ciHigh: 51 }, 1, 15), OPTIONS).verdict).toBe('INCONCLUSIVE');
   });
 
   /** Five identical rounds whose probe counted `events` per 1000 ops. */
   function countedRounds(events: number): Round[] {
-    return Array.from({ length: 5 }, (_, i) => round(i, i * 2, ['baseline', 'probed'], 100, 200, { events }));
+    return Array.from({ length: 20 }, (_, i) => round(i, i * 2, ['baseline', 'probed'], 100, 200 + (i % 3), { events }));
   }
   const verdictFor = (events: number, expectedPerOp: number) =>
     decideVerdict(cellStats(countedRounds(events), { ...OPTIONS, expectedPerOp }), { ...OPTIONS, expectedPerOp });
 
-  it('is INVALID below 0.99 of the expected events per op', () => {
-    expect(verdictFor(989, 1)).toEqual({ verdict: 'INVALID', reason: 'probe counted 0.989 events/op, expected 1' });
+  it('is INVALID more than 1 % below the expected events per op', () => {
+    expect(verdictFor(989, 1)).toEqual({ verdict: 'INVALID', reason: 'probe counted 0.989 events/op, more than 1 % below the expected 1 (the hook did not fire on every op)' });
     expect(verdictFor(990, 1).verdict).toBe('FAIL');
-    expect(verdictFor(0, 1).reason).toBe('probe counted 0.000 events/op, expected 1');
+    expect(verdictFor(0, 1).verdict).toBe('INVALID');
+  });
+
+  it('is INVALID more than 1 % above it: something besides the workload was counted', () => {
+    expect(verdictFor(1011, 1).reason).toBe('probe counted 1.011 events/op, more than 1 % above the expected 1 (events outside the workload were counted)');
+    expect(verdictFor(1130, 1).verdict).toBe('INVALID');
+    expect(verdictFor(1010, 1).verdict).toBe('FAIL');
+    expect(verdictFor(2021, 2).verdict).toBe('INVALID');
+    expect(verdictFor(2019, 2).verdict).toBe('FAIL');
+  });
+
+  it('checks only the floor where the expected count is a lower bound (build)', () => {
+    expect(invalidReason(1.5, 1, true)).toBeNull();
+    expect(invalidReason(0.98, 1, true)).toMatch(/below/);
   });
 
   it('is INVALID above 0.01 events per op where none are expected', () => {
@@ -245,34 +323,43 @@ describe('verdict', () => {
 });
 
 describe('stopping rule', () => {
-  const stop = (m: CellMeasures, roundsDone: number, elapsedS = 10) => shouldStop(m, roundsDone, elapsedS, OPTIONS);
+  /** Measures after `rounds` rounds in blocks of five. */
+  const stop = (m: CellMeasures, rounds: number, elapsedS = 10) => shouldStop({ ...m, rounds, blocks: Math.ceil(rounds / 5) }, elapsedS, OPTIONS);
+  const tight = { value: 1, ciLow: 0.5, ciHigh: 1.5 };
 
   it('never stops on precision, a decision or invalidity before minRounds', () => {
-    expect(stop(measures({ value: 1, ciLow: 1, ciHigh: 1 }), 4)).toBeNull();
-    expect(stop(measures({ value: 1, ciLow: 1, ciHigh: 1 }, 0), 4)).toBeNull();
+    expect(stop(measures(tight), 15)).toBeNull();
+    expect(stop(measures(tight, 0), 15)).toBeNull();
   });
 
-  it('stops an invalid cell at minRounds', () => {
-    expect(stop(measures({ value: 1, ciLow: -50, ciHigh: 50 }, 0), 5)).toBe('invalid');
+  it("acts only at the plan's looks: between them a tight CI runs on", () => {
+    expect(stop(measures(tight), 20)).toBe('precision');
+    expect(stop(measures(tight), 25)).toBeNull();
+    expect(stop(measures(tight), 30)).toBe('precision');
+    expect(stop(measures(tight), 40)).toBeNull();
+  });
+
+  it('stops an invalid cell at the first look', () => {
+    expect(stop(measures({ value: 1, ciLow: -50, ciHigh: 50 }, 0), 20)).toBe('invalid');
   });
 
   it('stops at the precision target', () => {
-    expect(stop(measures({ value: 4, ciLow: 3.1, ciHigh: 5 }), 5)).toBe('precision');
-    expect(stop(measures({ value: 4, ciLow: 3, ciHigh: 5.2 }), 5)).toBeNull();
+    expect(stop(measures({ value: 4, ciLow: 3.1, ciHigh: 5 }), 20)).toBe('precision');
+    expect(stop(measures({ value: 4, ciLow: 3, ciHigh: 5.2 }), 20)).toBeNull();
   });
 
-  it('stops a clear FAIL once the half-width is within 10 % of the median', () => {
-    expect(stop(measures({ value: 1000, ciLow: 900, ciHigh: 1100 }), 5)).toBe('decided');
-    expect(stop(measures({ value: 1000, ciLow: 850, ciHigh: 1150 }), 5)).toBeNull();
-    // INCONCLUSIVE never stops early, however tight relative to its median
-    expect(stop(measures({ value: 40, ciLow: 3, ciHigh: 6 }), 5)).toBeNull();
+  it('stops a clear FAIL once the half-width is within 10 % of the overhead', () => {
+    expect(stop(measures({ value: 1000, ciLow: 900, ciHigh: 1100 }), 20)).toBe('decided');
+    expect(stop(measures({ value: 1000, ciLow: 850, ciHigh: 1150 }), 20)).toBeNull();
+    // INCONCLUSIVE never stops early, however tight relative to its value
+    expect(stop(measures({ value: 40, ciLow: 3, ciHigh: 6 }), 20)).toBeNull();
   });
 
-  it('honours max-rounds and max-time', () => {
+  it('honours max-rounds and max-time after any block', () => {
     const wide = measures({ value: 5, ciLow: 0, ciHigh: 10 });
-    expect(stop(wide, 200)).toBe('max-rounds');
-    expect(stop(wide, 50, 600)).toBe('max-time');
-    expect(stop(wide, 2, 600)).toBe('max-time');
+    expect(stop(wide, 45)).toBe('max-rounds');
+    expect(stop(wide, 35, 600)).toBe('max-time');
+    expect(stop(wide, 5, 600)).toBe('max-time');
   });
 });
 

@@ -78,7 +78,7 @@ describe('a Debian 6.1 guest under TCG', () => {
 
   it('runs one short hookbench cell each of kprobe, kretprobe and ftrace on mprotect, and they fire', async () => {
     const dir = scratch();
-    const args = ['run', '--mechanisms', 'kprobe,kretprobe,ftrace', '--workloads', 'mprotect', '--min-rounds', '2', '--max-rounds', '2', '--max-time', '5', '--run-ms', '50', '--out', GUEST_RESULTS_DIR];
+    const args = ['run', '--mechanisms', 'kprobe,kretprobe,ftrace', '--workloads', 'mprotect', '--min-rounds', '15', '--max-rounds', '15', '--max-time', '5', '--run-ms', '50', '--out', GUEST_RESULTS_DIR];
     const r = await runInVm(request(dir, hookbenchGuestCommand(args), 280));
     expect([0, 1, 3], r.consoleTail.join('\n')).toContain(r.exitCode);
     const results = ResultsSchema.parse(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')));

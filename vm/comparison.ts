@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
-import { EstimateSchema, ResultsSchema, type Results, VerdictSchema } from '../bench/results.js';
+import { EstimateSchema, ResultsSchema, SCHEMA_VERSION, type Results, VerdictSchema } from '../bench/results.js';
 import { cellTable } from '../reports/table.js';
 import { ACCELS } from './qemu.js';
 
@@ -10,7 +10,8 @@ import { ACCELS } from './qemu.js';
  * apart from any measurement), and every cell of every kernel side by side. The cells are read back
  * from each kernel's results.json, never recomputed.
  */
-export const COMPARISON_VERSION = 1;
+/** 2: the overhead is results schema 2's (mean of block medians, t CI over blocks), with its blocks and spread. */
+export const COMPARISON_VERSION = 2;
 export const COMPARISON_FILE = 'comparison.json';
 
 export const KernelRunSchema = z.object({
@@ -39,8 +40,16 @@ export const ComparisonCellSchema = z.object({
   workload: z.string(),
   hookPoint: z.string(),
   verdict: VerdictSchema,
-  /** Median overhead, % with its 95 % CI; null for cells without statistics (INVALID, UNSUPPORTED, ...). */
+  /**
+   * Overhead, %: mean over blocks of each block's median, with the stored CI (at the results' per-look
+   * confidence, covering at the run's 95 %); null for cells without statistics (UNSUPPORTED, ERROR).
+   */
   overheadPct: EstimateSchema.nullable(),
+  /** Blocks the CI rests on and their standard deviation, pp; null without statistics. */
+  blocks: z.number().int().nullable(),
+  betweenBlockSdPp: z.number().nullable(),
+  /** Runs that did not stay on one CPU (flagged, kept); null without statistics. */
+  migratedRuns: z.number().int().nullable(),
   nsPerEvent: EstimateSchema.nullable(),
   eventsPerOp: z.number().nullable(),
   reason: z.string().nullable(),
@@ -60,7 +69,13 @@ export type Comparison = z.infer<typeof ComparisonSchema>;
 /** A kernel's results document, if its guest wrote one. */
 export function readKernelResults(resultsDir: string): Results | null {
   const path = join(resultsDir, 'results.json');
-  return existsSync(path) ? ResultsSchema.parse(JSON.parse(readFileSync(path, 'utf8'))) : null;
+  if (!existsSync(path)) return null;
+  const document: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  const version = (document as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (typeof version === 'number' && version < SCHEMA_VERSION) {
+    throw new Error(`${path}: written by an older hookbench (results schema version ${version}); re-measure with hookbench vm`);
+  }
+  return ResultsSchema.parse(document);
 }
 
 function cellsOf(kernel: string, results: Results): ComparisonCell[] {
@@ -72,6 +87,9 @@ function cellsOf(kernel: string, results: Results): ComparisonCell[] {
     hookPoint: c.hookPoint,
     verdict: c.verdict,
     overheadPct: c.stats?.overheadMedian ?? null,
+    blocks: c.stats?.blocks ?? null,
+    betweenBlockSdPp: c.stats?.betweenBlockSd ?? null,
+    migratedRuns: c.stats?.migratedRuns ?? null,
     nsPerEvent: c.stats?.nsPerEvent ?? null,
     eventsPerOp: c.stats?.eventsPerOp.median ?? null,
     reason: c.reason,

@@ -255,7 +255,7 @@ int main(int argc, char **argv) {
   for (long long i = 0; i < n; i++) {
     honour_signal(0);
     remove_outputs();
-    int64_t start = now_ns();
+    int64_t start = start_timing();
     build_once(jobs);
     elapsed += now_ns() - start;
   }

@@ -56,7 +56,7 @@ int main(int argc, char **argv) {
     child_path_beside_self(path, sizeof path);
   }
 
-  int64_t start = now_ns();
+  int64_t start = start_timing();
   for (long long i = 0; i < n; i++) run_child(path);
   int64_t elapsed = now_ns() - start;
 

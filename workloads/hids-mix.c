@@ -330,7 +330,9 @@ static void mount_activity(void) {
 /* ---- the run ---- */
 
 static void report_mix(long long ops, int64_t ns) {
-  printf("{\"workload\":\"hids-mix\",\"ops\":%lld,\"ns\":%lld,\"pid\":%d,\"mix\":{", ops, (long long)ns, (int)getpid());
+  int end_cpu = current_cpu();
+  printf("{\"workload\":\"hids-mix\",\"ops\":%lld,\"ns\":%lld,\"pid\":%d,\"cpuStart\":%d,\"cpuEnd\":%d,\"mix\":{", ops, (long long)ns, (int)getpid(),
+         timing_start_cpu(), end_cpu);
   for (int c = 0; c < N_CALLS; c++) {
     if (calls[c] % ops != 0) {
       fprintf(stderr, "hids-mix: %lld %s calls in %lld ops: the mix is not fixed\n", calls[c], CALL_NAMES[c], ops);
@@ -366,7 +368,7 @@ int main(int argc, char **argv) {
   start_tracee();
   start_stub_resolver();
 
-  int64_t start = now_ns();
+  int64_t start = start_timing();
   for (long long i = 0; i < n; i++) {
     file_activity();
     tcp_activity();

@@ -14,7 +14,7 @@ int main(int argc, char **argv) {
   if (area == MAP_FAILED) die("mmap");
   char *target = area + page;
 
-  int64_t start = now_ns();
+  int64_t start = start_timing();
   for (long long i = 0; i < n; i++) {
     int prot = (i & 1) ? PROT_READ : PROT_READ | PROT_WRITE;
     if (mprotect(target, page, prot) != 0) die("mprotect");

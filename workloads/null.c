@@ -8,7 +8,7 @@
 int main(int argc, char **argv) {
   long long n = parse_iterations(argc, argv, "null", 0);
 
-  int64_t start = now_ns();
+  int64_t start = start_timing();
   for (long long i = 0; i < n; i++) {
     if (syscall(SYS_getppid) < 0) die("getppid");
   }

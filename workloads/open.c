@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
     if (sigaction(signals[i], &sa, NULL) != 0) die("sigaction");
   make_temp();
 
-  int64_t start = now_ns();
+  int64_t start = start_timing();
   for (long long i = 0; i < n; i++) {
     int fd = open(file, O_RDONLY);
     if (fd < 0) die("open");

@@ -6,7 +6,7 @@ import { CHART_CONFIG, SCHEMA_URL } from './theme.js';
 const STATUS_COLOURS = { regressed: '#d95f02', improved: '#1b9e77', 'no significant change': '#7f7f7f' } as const;
 
 /**
- * compare's chart: each comparable cell's change in median overhead (NEW - BASE, pp) with its CI,
+ * compare's chart: each comparable cell's change in overhead (NEW - BASE, pp; overhead = mean of block medians) with its CI,
  * over a grey band of ± noise; only a CI wholly outside the band is a change.
  */
 export function changeChart(comparison: Comparison): TopLevelSpec | null {
@@ -26,18 +26,18 @@ export function changeChart(comparison: Comparison): TopLevelSpec | null {
   if (rows.length === 0) return null;
   const statuses = [...new Set(rows.map((r) => r.status))] as (keyof typeof STATUS_COLOURS)[];
   const y = { field: 'cell', type: 'nominal' as const, title: null, sort: null };
-  const x = { type: 'quantitative' as const, title: 'change in median overhead, percentage points (NEW − BASE)' };
+  const x = { type: 'quantitative' as const, title: 'change in overhead, percentage points (NEW − BASE)' };
   const tooltip = [
     { field: 'cell', title: 'cell' },
     { field: 'status', title: 'status' },
     { field: 'figure', title: `change [${Math.round(comparison.confidence * 100)} % CI]` },
-    { field: 'p', title: 'Mann-Whitney p' },
+    { field: 'p', title: 'Mann-Whitney p (block medians)' },
   ];
   const noise = comparison.noise;
   const once = [{ aggregate: [{ op: 'count' as const, as: 'cells' }] }];
   return {
     $schema: SCHEMA_URL,
-    title: { text: 'Change in overhead, BASE → NEW', subtitle: `Median overhead change with ${Math.round(comparison.confidence * 100)} % bootstrap CI; grey band: ±${noise} pp noise allowance` },
+    title: { text: 'Change in overhead, BASE → NEW', subtitle: `Change in overhead (mean of block medians) with ${Math.round(comparison.confidence * 100)} % Welch t CI over blocks; grey band: ±${noise} pp noise allowance` },
     config: CHART_CONFIG,
     data: { values: rows },
     width: 520,

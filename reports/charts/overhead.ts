@@ -10,7 +10,7 @@ export const overheadChart: ChartBuilder = {
   build: ({ cells, budgets }) =>
     overheadBars(cells, {
       title: TITLE,
-      subtitle: `Median per-round overhead with 95 % bootstrap CI; dashed line: the ${budgets.join(' / ')} % budget`,
+      subtitle: `Mean of block medians with 95 % t CI over blocks; dashed line: the ${budgets.join(' / ')} % budget`,
       budgets,
     }),
 };

@@ -1,5 +1,6 @@
 import { eventsPerOp, percentWithCi } from '../format.js';
 import type { CellView } from '../model.js';
+import { blocksText } from '../summaryRows.js';
 
 /** One cell as an overhead chart row: numbers to plot (null: nothing to plot) and tooltip texts. */
 export interface OverheadRow {
@@ -16,6 +17,8 @@ export interface OverheadRow {
   meanText: string;
   rounds: string;
   precision: string;
+  /** "6 blocks, sd 0.8 pp" */
+  blocks: string;
   eventsPerOp: string;
   /** The verdict's reason, if any. */
   note: string;
@@ -35,7 +38,7 @@ export function overheadRow(view: CellView): OverheadRow {
   const common = { cell: view.name, series: view.series, mechanism: view.mechanism, workload: view.workload, kernel: view.run.label, verdict: view.verdict };
   if (!stats) {
     const why = view.reason ?? 'no measurement';
-    const none = { overhead: null, ciLow: null, ciHigh: null, meanText: '—', rounds: String(view.cell.rounds.length), precision: '—', eventsPerOp: '—' };
+    const none = { overhead: null, ciLow: null, ciHigh: null, meanText: '—', rounds: String(view.cell.rounds.length), precision: '—', blocks: '—', eventsPerOp: '—' };
     return { ...common, ...none, overheadText: `none (${view.verdict})`, note: why, placeholder: `${view.verdict}: ${why}` };
   }
   return {
@@ -47,6 +50,7 @@ export function overheadRow(view: CellView): OverheadRow {
     meanText: percentWithCi(stats.overheadMean),
     rounds: String(stats.rounds),
     precision: precisionText(view),
+    blocks: blocksText(stats),
     eventsPerOp: eventsPerOp(stats.eventsPerOp.median),
     note: view.reason ?? '',
     placeholder: '',
@@ -61,10 +65,11 @@ export function plottedValues(rows: readonly OverheadRow[]): number[] {
 export const OVERHEAD_TOOLTIP = [
   { field: 'cell', title: 'cell' },
   { field: 'verdict', title: 'verdict' },
-  { field: 'overheadText', title: 'median overhead [95 % CI]' },
+  { field: 'overheadText', title: 'overhead [95 % CI]' },
   { field: 'meanText', title: 'mean overhead [95 % CI]' },
   { field: 'rounds', title: 'rounds' },
   { field: 'precision', title: 'CI half-width' },
+  { field: 'blocks', title: 'blocks ± sd' },
   { field: 'eventsPerOp', title: 'events/op' },
   { field: 'note', title: 'note' },
 ] as const;
