@@ -121,26 +121,32 @@ export interface PerfInterval {
 
 /**
  * `perf stat -x, -I MS` lines (time,value,unit,event,...), grouped by interval; every interval must
- * hold every event asked, and a value perf could not count is refused.
+ * hold every event asked. An interval in which perf counted none of them (`<not counted>`: the counted
+ * process had already exited, or had not started) is no window and is dropped; one counted in part
+ * is refused.
  */
 export function parseIntervalCsv(text: string, events: readonly string[]): PerfInterval[] {
-  const byTime = new Map<string, Map<string, number>>();
+  const byTime = new Map<string, Map<string, number | null>>();
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const [time, value, , event] = line.split(',');
     if (event === undefined || !events.includes(event) || time === undefined) continue;
-    if (!/^\d+(\.\d+)?$/.test(value ?? '')) throw new Error(`perf stat: ${event} not counted ('${value}') at ${time} s`);
+    const counted = /^\d+(\.\d+)?$/.test(value ?? '');
+    if (!counted && value !== '<not counted>') throw new Error(`perf stat: ${event} not counted ('${value}') at ${time} s`);
     if (!byTime.has(time)) byTime.set(time, new Map());
-    byTime.get(time)!.set(event, Number(value));
+    byTime.get(time)!.set(event, counted ? Number(value) : null);
   }
-  const intervals = [...byTime].map(([time, counts]) => ({ endS: Number(time), counts })).sort((a, b) => a.endS - b.endS);
+  const intervals = [...byTime]
+    .filter(([, counts]) => [...counts.values()].some((n) => n !== null))
+    .map(([time, counts]) => ({ endS: Number(time), counts }))
+    .sort((a, b) => a.endS - b.endS);
   if (intervals.length === 0) throw new Error('perf stat: no intervals');
   for (const { endS, counts } of intervals) {
-    const missing = events.filter((e) => !counts.has(e));
+    const missing = events.filter((e) => counts.get(e) === undefined || counts.get(e) === null);
     if (missing.length > 0) throw new Error(`perf stat: no count for ${missing.join(', ')} at ${endS} s`);
   }
-  return intervals;
+  return intervals.map(({ endS, counts }) => ({ endS, counts: counts as Map<string, number> }));
 }
 
 /** Totals and windows of a recording from its perf intervals; `cpuOf(start, end)` gives a window's busy CPU-s (machine recordings). */

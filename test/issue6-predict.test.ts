@@ -470,7 +470,13 @@ describe('predict: the command', () => {
     expect(parsed.map((i) => [i.endS, i.counts.get('syscalls:sys_enter_execve'), i.counts.get('raw_syscalls:sys_enter')])).toEqual([[0.100200439, 4, 616], [0.2792282, 2, 283]]);
     expect(() => parseIntervalCsv(intervals, ['syscalls:sys_enter_mount'])).toThrow(/no intervals/);
     expect(() => parseIntervalCsv(`${intervals}     0.3,5,,syscalls:sys_enter_execve,1,100.00,,\n`, ['syscalls:sys_enter_execve', 'raw_syscalls:sys_enter'])).toThrow(/no count for raw_syscalls:sys_enter at 0.3 s/);
-    expect(() => parseIntervalCsv('  0.1,<not counted>,,raw_syscalls:sys_enter,0,0,,\n', ['raw_syscalls:sys_enter'])).toThrow(/not counted/);
+    // An interval perf counted nothing in (the process had exited) is dropped; one counted in part is refused.
+    const exited = `${intervals}     0.3,<not counted>,,syscalls:sys_enter_execve,0,0,,\n     0.3,<not counted>,,raw_syscalls:sys_enter,0,0,,\n`;
+    expect(parseIntervalCsv(exited, ['syscalls:sys_enter_execve', 'raw_syscalls:sys_enter'])).toEqual(parsed);
+    const partly = `${intervals}     0.3,5,,syscalls:sys_enter_execve,1,100.00,,\n     0.3,<not counted>,,raw_syscalls:sys_enter,0,0,,\n`;
+    expect(() => parseIntervalCsv(partly, ['syscalls:sys_enter_execve', 'raw_syscalls:sys_enter'])).toThrow(/no count for raw_syscalls:sys_enter at 0.3 s/);
+    expect(() => parseIntervalCsv('  0.1,<not counted>,,raw_syscalls:sys_enter,0,0,,\n', ['raw_syscalls:sys_enter'])).toThrow(/no intervals/);
+    expect(() => parseIntervalCsv('  0.1,<not supported>,,raw_syscalls:sys_enter,0,0,,\n', ['raw_syscalls:sys_enter'])).toThrow(/not counted/);
   });
 
   it('reads a recording made before windows were kept: its rates count as exact', () => {
