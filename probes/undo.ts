@@ -59,15 +59,32 @@ async function auditctl(args: string[], alreadyGone?: RegExp): Promise<void> {
   }
 }
 
-/** Stops a process hookbench started, only if the pid still names that same process. */
+/** SIGTERM is sent again this often while waiting for the process to end. */
+const RESEND_TERM_MS = 200;
+
+/**
+ * Stops a process hookbench started, only if the pid still names that same process. SIGTERM is sent
+ * again every 200 ms: auditd loses one that arrives while it is still starting (measured: a SIGTERM
+ * 5 to 200 ms after its start is lost, the next ends it), and the SIGKILL that would follow leaves the
+ * kernel's registered audit pid naming a dead process.
+ */
 export async function stopProcess(pid: number, startTime: string): Promise<void> {
   if (processStartTime(pid) !== startTime) return;
-  process.kill(pid, 'SIGTERM');
   for (let waited = 0; waited < 5000; waited += 20) {
     if (processStartTime(pid) !== startTime || isZombie(pid)) return;
+    if (waited % RESEND_TERM_MS === 0) signal(pid, 'SIGTERM');
     await new Promise((r) => setTimeout(r, 20));
   }
-  process.kill(pid, 'SIGKILL');
+  signal(pid, 'SIGKILL');
+}
+
+/** Signals `pid`, which may have ended and been reaped since it was checked (ESRCH: nothing to stop). */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
 }
 
 function isZombie(pid: number): boolean {
