@@ -7,5 +7,8 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // The end of a run lists every skip with its reason (a kernel that lacks a mechanism skips its
+    // tests) and says when audit has been enabled since boot.
+    reporters: ['default', './test/endReporter.ts'],
   },
 });

@@ -9,13 +9,15 @@ import { registerVmCommand } from '../vm/cli.js';
 import { cellTable } from '../reports/table.js';
 import { formatWorkloadList } from '../workloads/registry.js';
 import { doctor, formatDoctor } from './doctor.js';
+import { DEFAULT_LATENCY_CYCLES, MIN_LATENCY_CYCLES } from './latency.js';
 import { InterruptedError, UsageError } from './errors.js';
 import { DEFAULT_OPTIONS, validateNames } from './planner.js';
 import { addRunOptions, assertRoot, assertTools, parseNumber, parseRunOptions, type RawRunOptions } from './options.js';
-import { progressPrinter } from './progress.js';
-import type { Results } from './results.js';
+import { latencyLine, progressPrinter } from './progress.js';
+import type { MechanismLatency, Results } from './results.js';
 import { registerPredictCommand } from './predict.js';
 import { applyProfileOption } from './profileOptions.js';
+import { detectProfileSupport, formatProfiles, profilesToList } from './profileList.js';
 import { runMatrix } from './runner.js';
 import { formatCoverage, formatNoneRepeats, formatSelfCheck, noneRepeats, REQUIRED_COVERAGE, selfCheck, simulatedCoverage } from './selfcheck.js';
 import { parseCpuList } from './cpus.js';
@@ -57,8 +59,19 @@ async function refuseUnlessAlone(): Promise<void> {
   if (live.length > 0) throw new UsageError(`another hookbench run (pid ${live.map((j) => j.pid).join(', ')}) is measuring on this machine; runs at once would measure each other`);
 }
 
-async function runCommand(raw: RawRunOptions & { out?: string; resume?: string; json?: boolean; report?: boolean }, mechanismsGiven: boolean): Promise<number> {
+/** --latency-cycles: 0 skips the measurement, and a margin of error needs MIN_LATENCY_CYCLES. */
+function parseLatencyCycles(text: string): number {
+  const cycles = parseNumber('latency-cycles', text, { integer: true, min: 0, max: 100_000 });
+  if (cycles > 0 && cycles < MIN_LATENCY_CYCLES) throw new UsageError(`--latency-cycles must be 0 (skip) or at least ${MIN_LATENCY_CYCLES}, got ${cycles}`);
+  return cycles;
+}
+
+async function runCommand(
+  raw: RawRunOptions & { out?: string; resume?: string; json?: boolean; report?: boolean; latencyCycles: string },
+  mechanismsGiven: boolean,
+): Promise<number> {
   await assertRoot();
+  const latencyCycles = parseLatencyCycles(raw.latencyCycles);
   if (raw.profile !== undefined && raw.resume) throw new UsageError('--profile and --resume are exclusive: a resumed run keeps the profiles it started with');
   const options = applyProfileOption(parseRunOptions(raw), raw.profile, mechanismsGiven);
   if (raw.resume && raw.out) throw new UsageError('--resume and --out are exclusive: a resumed run writes where it started');
@@ -68,26 +81,29 @@ async function runCommand(raw: RawRunOptions & { out?: string; resume?: string; 
   await assertTools(mechanisms);
   await refuseUnlessAlone();
   const controller = abortOnSignals();
-  const results = await runMatrix(options, { outDir, resume: Boolean(raw.resume), onProgress: progressPrinter(), signal: controller.signal });
+  const results = await runMatrix(options, { outDir, resume: Boolean(raw.resume), onProgress: progressPrinter(), signal: controller.signal, latencyCycles });
   await publish(results, outDir, Boolean(raw.json), raw.report !== false);
   // A signal after the last round: the results are complete, but the user asked to stop and gets 130/143.
   if (interruption) throw interruption;
   return exitCodeFor(results.cells.map((c) => c.verdict));
 }
 
+/** The run's notes under its table: what a reader must know before trusting it (audit enabled since boot, ...). */
+const runNotes = (results: Results): string => (results.notes.length > 0 ? `\nnotes:\n${results.notes.map((n) => `  - ${n}`).join('\n')}\n` : '');
+
 /** Reports beside the results (unless --no-report); on stdout the table, or with --json the document alone. */
 async function publish(results: Results, outDir: string, json: boolean, report: boolean): Promise<void> {
   if (report) await (await import('../reports/index.js')).writeReports([results], outDir);
   if (json) process.stdout.write(`${JSON.stringify(results)}\n`);
-  else process.stdout.write(`\n${cellTable([results], { colour: Boolean(process.stdout.isTTY) })}\n\nresults and report: ${outDir}\n`);
+  else process.stdout.write(`\n${cellTable([results], { colour: Boolean(process.stdout.isTTY) })}\n${runNotes(results)}\nresults and report: ${outDir}\n`);
 }
 
-function listText(): string {
+function listText(profilesSection: string): string {
   const mech = MECHANISMS.map((m) => `  ${m.name.padEnd(20)} ${m.family.padEnd(8)} ${m.summary}`);
   const points = Object.values(HOOK_TARGETS).flatMap((t) =>
     MECHANISMS.map((m) => `  ${m.name.padEnd(20)} ${t.workload.padEnd(9)} ${String(m.expectedPerOp(t)).padStart(2)}/op  ${m.hookPoint(t)}`),
   );
-  return ['mechanisms:', ...mech, '', 'workloads:', formatWorkloadList().replace(/^/gm, '  '), '', 'hook points (mechanism, workload, expected events per op, hook):', ...points].join('\n');
+  return ['mechanisms:', ...mech, '', 'workloads:', formatWorkloadList().replace(/^/gm, '  '), '', 'hook points (mechanism, workload, expected events per op, hook):', ...points, '', profilesSection].join('\n');
 }
 
 export function buildProgram(): Command {
@@ -99,24 +115,28 @@ export function buildProgram(): Command {
       // Commander's usage errors in hookbench's one-line form, its "(Did you mean ...?)" hint included.
       outputError: (s, write) => write(`hookbench: ${escapeControls(s.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' '))}\n`),
     });
-  addRunOptions(program.command('run').description('measure every mechanism x workload cell against the budget'))
+  addRunOptions(program.command('run').description('measure every mechanism x workload cell against the budget (hook profiles: --profile; `hookbench list` shows them)'))
     .option('--out <dir>', 'results directory (default results/<timestamp>-<host>)')
     .option('--resume <dir>', 'continue a killed run in its results directory')
     .option('--json', 'print the results document on stdout')
     .option('--no-report', 'write results only, no report.html/summary.md/results.csv/charts (hookbench vm writes them on the host)')
+    .option('--latency-cycles <n>', "after the cells, time each mechanism's attach and detach over at least n cycles (0: skip; a resumed run measures what it lacks)", String(DEFAULT_LATENCY_CYCLES))
     .action(async (o, cmd: Command) => setExit(await runCommand(o, cmd.getOptionValueSource('mechanisms') === 'cli')));
   program
     .command('doctor')
-    .description('which mechanisms this kernel supports (tried for real), and how noisy this machine is')
+    .description('which mechanisms this kernel supports (tried for real), how noisy this machine is, and (--latency) how long attach and detach take')
     .option('--json', 'machine-readable')
     .option('--no-noise', 'skip the noise check (and with it the per-CPU speed check)')
     .option('--run-ms <ms>', 'duration of one noise-check run', '200')
-    .action(async (o: { json?: boolean; noise: boolean; runMs: string }) => {
+    .option('--latency', 'also time attach and detach of every supported mechanism, in repeated cycles (minutes with bpftrace)')
+    .action(async (o: { json?: boolean; noise: boolean; runMs: string; latency?: boolean }) => {
       await assertRoot();
       const runMs = parseNumber('run-ms', o.runMs, { min: 1, max: 60_000 });
-      // doctor attaches every mechanism in turn: a signal waits for it to detach them, then ends it.
-      abortOnSignals();
-      const report = await doctor({ runMs, noise: o.noise });
+      // doctor attaches every mechanism in turn: a signal waits for it to detach them (the latency
+      // cycles stop after the one in progress), then ends it.
+      const controller = abortOnSignals();
+      const onLatency = (latency: MechanismLatency) => process.stderr.write(`${latencyLine(latency)}\n`);
+      const report = await doctor({ runMs, noise: o.noise, latency: Boolean(o.latency), signal: controller.signal, onLatency });
       if (interruption) throw interruption;
       process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : formatDoctor(report)}\n`);
     });
@@ -156,9 +176,15 @@ export function buildProgram(): Command {
     });
   program
     .command('list')
-    .description('mechanisms, workloads and the hook point of each cell')
-    .action(() => {
-      process.stdout.write(`${listText()}\n`);
+    .description("mechanisms, workloads, the hook point of each cell, and hook profiles with this kernel's support for each realisation")
+    .option('--profile <name|file>', 'also list this profile (a built-in name or a .json file, as for run); repeatable', (text: string, given: string[] = []) => [...given, text])
+    .action(async (o: { profile?: string[] }) => {
+      const profiles = profilesToList(o.profile ?? []);
+      // Detection attaches each realisation in turn: a signal waits for it to detach them, then ends it.
+      abortOnSignals();
+      const support = await detectProfileSupport(profiles);
+      if (interruption) throw interruption;
+      process.stdout.write(`${listText(formatProfiles(profiles, support))}\n`);
     });
   program
     .command('cleanup')

@@ -1,13 +1,15 @@
 import { Journal } from '../probes/journal.js';
-import { MECHANISMS } from '../probes/registry.js';
+import { MECHANISMS, mechanismByName } from '../probes/registry.js';
 import type { Support } from '../probes/types.js';
 import { undoAll } from '../probes/undo.js';
+import { latencySection } from '../reports/latency.js';
 import { buildWorkloads, workloadArgv, type BuiltWorkloads } from '../workloads/build.js';
 import { calibrateIterations } from '../workloads/calibrate.js';
 import { measureCpuSpeeds, type CpuSpeeds } from './cpus.js';
 import { collectEnvironment } from './environment.js';
+import { DEFAULT_LATENCY_CYCLES, DEFAULT_LATENCY_TIME_MS, measureLatency } from './latency.js';
 import { parseWorkloadLine, runUnderPerfStat } from './perfstat.js';
-import type { Environment } from './results.js';
+import type { Environment, Latency, MechanismLatency } from './results.js';
 import { coefficientOfVariation, median } from './statistics.js';
 
 /** CV of back-to-back baseline runs above this makes a 1-pp precision expensive: warn. */
@@ -31,10 +33,22 @@ export interface DoctorReport {
   noise: NoiseCheck[];
   /** Each CPU's speed on the baseline workload (part of the noise check: null with --no-noise). */
   cpuSpeeds: CpuSpeeds | null;
+  /** Attach and detach latency of every supported mechanism (--latency), else null. */
+  latency: Latency | null;
 }
 
-/** Tries every mechanism for real (attach + detach), and measures how noisy this machine is. */
-export async function doctor(options: { runMs: number; noise: boolean }): Promise<DoctorReport> {
+export interface DoctorOptions {
+  runMs: number;
+  noise: boolean;
+  latency: boolean;
+  /** Aborted by a signal: the latency cycles stop, everything is detached, and InterruptedError is thrown. */
+  signal?: AbortSignal;
+  /** Each mechanism's latency as soon as it is measured (the whole takes minutes with bpftrace). */
+  onLatency?: (latency: MechanismLatency) => void;
+}
+
+/** Tries every mechanism for real (attach + detach), times attach and detach (--latency), and measures how noisy this machine is. */
+export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
   const journal = new Journal();
   const mechanisms: DoctorReport['mechanisms'] = [];
   try {
@@ -46,11 +60,18 @@ export async function doctor(options: { runMs: number; noise: boolean }): Promis
     journal.close();
   }
   const environment = await collectEnvironment();
-  if (!options.noise) return { environment, mechanisms, noise: [], cpuSpeeds: null };
+  const latency = options.latency ? await latencyOfSupported(mechanisms, options) : null;
+  if (!options.noise) return { environment, mechanisms, noise: [], cpuSpeeds: null, latency };
   const built = await buildWorkloads();
   const noise = await noiseChecks(built, options.runMs);
   const cpuSpeeds = await measureCpuSpeeds({ workload: 'mprotect', runs: NOISE_RUNS, runMs: options.runMs, built });
-  return { environment, mechanisms, noise, cpuSpeeds };
+  return { environment, mechanisms, noise, cpuSpeeds, latency };
+}
+
+/** Only the mechanisms detection found supported: the others are listed with the kernel's reason already. */
+function latencyOfSupported(detected: DoctorReport['mechanisms'], options: DoctorOptions): Promise<Latency> {
+  const supported = MECHANISMS.filter((m) => detected.some((d) => d.name === m.name && d.supported));
+  return measureLatency(supported, { minCycles: DEFAULT_LATENCY_CYCLES, timeMs: DEFAULT_LATENCY_TIME_MS, signal: options.signal }, options.onLatency);
 }
 
 async function noiseChecks(built: BuiltWorkloads, runMs: number): Promise<NoiseCheck[]> {
@@ -87,7 +108,15 @@ export function formatDoctor(r: DoctorReport): string {
     }
   }
   if (r.cpuSpeeds) lines.push('', ...formatCpuSpeeds(r.cpuSpeeds));
+  if (r.latency) lines.push('', latencySection(r.latency), ...auditStickyNote(r.latency));
   return lines.join('\n');
+}
+
+/** Audit's cycles enabled audit, which the kernel keeps until reboot: what a reader benchmarking next must know. */
+function auditStickyNote(latency: Latency): string[] {
+  const audit = latency.mechanisms.filter((l) => l.status === 'measured' && mechanismByName(l.mechanism)?.family === 'audit').map((l) => l.mechanism);
+  if (audit.length === 0) return [];
+  return [`  ${audit.join(', ')}: each cycle enabled audit (restored by its detach), and every task created since carries an audit context until reboot, later benchmarks' baselines included`];
 }
 
 /** The CPU speed section: one line per CPU, the slowest/fastest ratio, and a warning past CPU_SPEED_SPREAD. */

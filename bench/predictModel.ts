@@ -148,7 +148,7 @@ export interface ModelError {
 
 /**
  * The error the model leaves after everything it knows, per mechanism family, from the three runs of
- * test/issue6-validation.test.ts quoted in docs/profiles-and-predict.md ("Three runs of it here"): 12
+ * test/predict-validation.test.ts quoted in docs/profiles-and-predict.md ("Three runs of it here"): 12
  * rows that are NOT the 16 rows of the docs' validation table, on which coverage is claimed. The figure
  * is the root mean square of those rows' errors about zero (no bias correction: six rows cannot tell a
  * bias from bad luck). They are whole errors (cost noise, drift and the measurement's own noise
@@ -168,12 +168,12 @@ export const MODEL_ERROR: Record<ModelFamily, ModelError> = {
   'tracepoint-family': {
     kind: 'additive-pp',
     sd: 1.47,
-    from: 'RMS of 6 errors (pp) of tracepoint and elkeid-default/tracepoint in 3 runs of test/issue6-validation.test.ts, not the docs\' table rows',
+    from: 'RMS of 6 errors (pp) of tracepoint and elkeid-default/tracepoint in 3 runs of test/predict-validation.test.ts, not the docs\' table rows',
   },
   audit: {
     kind: 'log-ratio',
     sd: 0.98,
-    from: 'RMS of 6 ln(measured/predicted) of audit and elkeid-default/audit in 3 runs of test/issue6-validation.test.ts, not the docs\' table rows',
+    from: 'RMS of 6 ln(measured/predicted) of audit and elkeid-default/audit in 3 runs of test/predict-validation.test.ts, not the docs\' table rows',
   },
 };
 

@@ -1,4 +1,5 @@
-import type { Cell } from './results.js';
+import { msText } from '../reports/format.js';
+import type { Cell, LatencyStats, MechanismLatency } from './results.js';
 import type { ProgressEvent } from './runner.js';
 import { cellKey } from './store.js';
 
@@ -13,6 +14,14 @@ function cellLine(cell: Cell): string {
   }
   const m = s.overheadMedian;
   return `${key} ${cell.verdict.padEnd(12)} ${pct(m.value)} [${m.ciLow.toFixed(1)}, ${m.ciHigh.toFixed(1)}] (blocks spread ${s.betweenBlockSd.toFixed(1)} pp)  ${s.eventsPerOp.median.toFixed(2)} ev/op  ${s.rounds} rounds in ${s.blocks} blocks (${s.stopReason})`;
+}
+
+const latencyFigures = (s: LatencyStats) => `${msText(s.meanMs)} (p99 ${msText(s.p99Ms)}, n ${s.samples})`;
+
+/** One line per mechanism whose attach and detach were timed: they take minutes in all where bpftrace is. */
+export function latencyLine(l: MechanismLatency): string {
+  const figures = l.status === 'measured' ? `attach ${latencyFigures(l.attach)}, detach ${latencyFigures(l.detach)}` : `${l.status}: ${l.reason}`;
+  return `latency ${l.mechanism}: ${figures}`;
 }
 
 /**
@@ -43,6 +52,9 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e
       case 'cell-end':
         clear();
         stream.write(`  ${cellLine(e.cell)}\n`);
+        return;
+      case 'latency':
+        stream.write(`${latencyLine(e.latency)}\n`);
         return;
     }
   };

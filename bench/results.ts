@@ -166,6 +166,41 @@ export const PlacementSchema = z.object({
 });
 export type Placement = z.infer<typeof PlacementSchema>;
 
+/** One operation's latency over repeated attach -> detach cycles, timed by tinybench (bench/latency.ts). */
+export const LatencyStatsSchema = z.object({
+  meanMs: z.number(),
+  p99Ms: z.number(),
+  /** Relative margin of error of the mean, %: the half-width of its 95 % Student-t CI over the cycles, over the mean. */
+  rme: z.number(),
+  /** Timed cycles. */
+  samples: z.number().int().positive(),
+  /** Every timed cycle, ms, in ascending order (tinybench sorts them; the order they were taken in is not kept). */
+  samplesMs: z.array(z.number().nonnegative()),
+});
+export type LatencyStats = z.infer<typeof LatencyStatsSchema>;
+
+const LatencySubjectSchema = z.object({
+  mechanism: z.string(),
+  /** Where it was attached: the mprotect workload's hook point (the one `detect()` tries). */
+  hookPoint: z.string(),
+});
+
+/** A mechanism's attach and detach latency; an unsupported one (or one whose cycles failed) says why and has no times. */
+export const MechanismLatencySchema = z.discriminatedUnion('status', [
+  LatencySubjectSchema.extend({ status: z.literal('measured'), attach: LatencyStatsSchema, detach: LatencyStatsSchema }),
+  LatencySubjectSchema.extend({ status: z.enum(['unsupported', 'error']), reason: z.string() }),
+]);
+export type MechanismLatency = z.infer<typeof MechanismLatencySchema>;
+
+export const LatencySchema = z.object({
+  /** Timed cycles per operation at least. */
+  minCycles: z.number().int().positive(),
+  /** Timed ms per operation at least: fast mechanisms keep cycling until they have spent it. */
+  timeMs: z.number().nonnegative(),
+  mechanisms: z.array(MechanismLatencySchema),
+});
+export type Latency = z.infer<typeof LatencySchema>;
+
 export const ResultsSchema = z.object({
   schemaVersion: z.literal(SCHEMA_VERSION),
   tool: z.literal('hookbench'),
@@ -177,5 +212,10 @@ export const ResultsSchema = z.object({
   notes: z.array(z.string()),
   placement: PlacementSchema,
   cells: z.array(CellSchema),
+  /**
+   * Attach and detach latency of each of the run's mechanisms, measured after the cells (outside every
+   * timed run). Optional: runs with --latency-cycles 0, and files written before it existed, have none.
+   */
+  latency: LatencySchema.optional(),
 });
 export type Results = z.infer<typeof ResultsSchema>;

@@ -4,17 +4,29 @@ import { Journal } from '../probes/journal.js';
 import { isProfileMechanism } from '../probes/profiles.js';
 import { mechanismByName } from '../probes/registry.js';
 import type { AnyMechanism, Support } from '../probes/types.js';
-import { undoAll } from '../probes/undo.js';
+import { undoAllAndClose } from '../probes/undo.js';
 import { buildWorkloads, workloadArgv, type BuiltWorkloads } from '../workloads/build.js';
 import { calibrateIterations, iterationsForDuration } from '../workloads/calibrate.js';
 import { collectEnvironment } from './environment.js';
 import { InterruptedError } from './errors.js';
+import { DEFAULT_LATENCY_TIME_MS, measureLatency } from './latency.js';
 import { parseWorkloadLine, runUnderPerfStat } from './perfstat.js';
 import { profileCellInvalidReason } from './profileCells.js';
 import { registerRunProfiles } from './profileOptions.js';
 import { planCells, type PlannedCell } from './planner.js';
 import { placeRun } from './placement.js';
-import { PERF_COUNTERS, SCHEMA_VERSION, type Cell, type Results, type Round, type RunOptions, type RunSample, type StopReason } from './results.js';
+import {
+  PERF_COUNTERS,
+  SCHEMA_VERSION,
+  type Cell,
+  type Latency,
+  type MechanismLatency,
+  type Results,
+  type Round,
+  type RunOptions,
+  type RunSample,
+  type StopReason,
+} from './results.js';
 import {
   cellOptionsFrom,
   cellStats,
@@ -33,7 +45,8 @@ export type ProgressEvent =
   | { type: 'calibrated'; workload: string; iterations: number }
   | { type: 'cell-start'; cell: PlannedCell; index: number; total: number }
   | { type: 'block'; cell: PlannedCell; block: number; cpu: number; measures: CellMeasures }
-  | { type: 'cell-end'; cell: Cell };
+  | { type: 'cell-end'; cell: Cell }
+  | { type: 'latency'; latency: MechanismLatency };
 
 export interface RunMatrixOptions {
   /** Results directory: created, or continued when `resume` is set. */
@@ -42,6 +55,11 @@ export interface RunMatrixOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Aborted with the signal's name as reason: the run detaches and throws InterruptedError. */
   signal?: AbortSignal;
+  /**
+   * After the cells, time each mechanism's attach and detach over at least this many cycles
+   * (bench/latency.ts); 0 or absent: not measured. A resumed run keeps the latency it logged.
+   */
+  latencyCycles?: number;
 }
 
 const AUDIT_STICKY_NOTE =
@@ -94,21 +112,9 @@ export async function runMatrix(requested: RunOptions, run: RunMatrixOptions): P
     onProgress: run.onProgress ?? (() => {}),
     placeBlock: (block) => placement.placeBlock(block),
   };
+  let cells: Cell[];
   try {
-    const cells = await measureAll(ctx, log);
-    const results: Results = {
-      schemaVersion: SCHEMA_VERSION,
-      tool: 'hookbench',
-      startedAt: header.startedAt,
-      finishedAt: new Date().toISOString(),
-      options,
-      environment: header.environment,
-      notes: [...ctx.notes],
-      placement: placement.placement,
-      cells,
-    };
-    store.writeResults(results);
-    return results;
+    cells = await measureAll(ctx, log);
   } catch (err) {
     // Ctrl-C signals the whole process group: perf, the workload or auditctl die of it first, and
     // their failure is the interruption, not an error of the run.
@@ -118,10 +124,41 @@ export async function runMatrix(requested: RunOptions, run: RunMatrixOptions): P
     await placement.release();
     // Normally empty by now: each probe detaches itself. What is left (an interrupted attach) goes
     // here; what cannot be undone stays journaled for `hookbench cleanup`.
-    const errors = await undoAll(journal);
-    if (errors.length > 0) throw new Error(`could not undo every attachment (run 'hookbench cleanup'): ${errors.join('; ')}`);
-    journal.close();
+    await undoAllAndClose(journal);
   }
+  const latency = await runLatency(ctx, log, run);
+  const results: Results = {
+    schemaVersion: SCHEMA_VERSION,
+    tool: 'hookbench',
+    startedAt: header.startedAt,
+    finishedAt: new Date().toISOString(),
+    options,
+    environment: header.environment,
+    notes: [...ctx.notes],
+    placement: placement.placement,
+    cells,
+    ...(latency ? { latency } : {}),
+  };
+  store.writeResults(results);
+  return results;
+}
+
+/**
+ * The run's attach and detach latency, after every cell (audit's last, as its cells were) and after
+ * the cells' journal is closed: bench/latency.ts keeps a journal of its own, and a process has one at
+ * a time. Logged, so a resumed run measures it only if it is missing.
+ */
+async function runLatency(ctx: RunContext, log: LogLine[], run: RunMatrixOptions): Promise<Latency | undefined> {
+  const logged = log.find((l): l is Extract<LogLine, { type: 'latency' }> => l.type === 'latency');
+  if (logged) return logged.latency;
+  if (!run.latencyCycles) return undefined;
+  const latency = await measureLatency(
+    ctx.options.mechanisms.map(mechanism),
+    { minCycles: run.latencyCycles, timeMs: DEFAULT_LATENCY_TIME_MS, signal: run.signal },
+    (measured) => ctx.onProgress({ type: 'latency', latency: measured }),
+  );
+  ctx.store.append({ type: 'latency', latency });
+  return latency;
 }
 
 /** One cell on its way through the run's blocks. */
@@ -171,7 +208,7 @@ function cellInProgress(ctx: RunContext, planned: PlannedCell, index: number, it
   const target = hookTargetFor(planned.workload);
   const expectedPerOp = m.expectedPerOp(target);
   const perHook = isProfileMechanism(m) ? { expectedEventsPerHook: m.expectedPerHook(target) } : {};
-  const mine = (l: LogLine) => l.type !== 'calibration' && cellKey(l.cell) === cellKey(planned);
+  const mine = (l: LogLine) => 'cell' in l && cellKey(l.cell) === cellKey(planned);
   const rounds = log.flatMap((l) => (l.type === 'round' && mine(l) ? [l.round] : []));
   // The last baseline + probed pair logged: a kill between the two left a lone baseline before it.
   const warmup = log.flatMap((l) => (l.type === 'warmup' && mine(l) ? [l.sample] : [])).slice(-2);

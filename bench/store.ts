@@ -3,12 +3,13 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
-import { CellSchema, EnvironmentSchema, ResultsSchema, RoundSchema, RunOptionsSchema, RunSampleSchema, SCHEMA_VERSION, type Results } from './results.js';
+import { CellSchema, EnvironmentSchema, LatencySchema, ResultsSchema, RoundSchema, RunOptionsSchema, RunSampleSchema, SCHEMA_VERSION, type Results } from './results.js';
 
 /**
  * A results directory, written incrementally so a killed run loses at most its round in progress:
  * `run.json` (options, environment, start), `rounds.jsonl` (one line per calibration, warm-up, round
- * and finished cell), and at the end `results.json` (the whole versioned document).
+ * and finished cell, then one with the run's attach/detach latency), and at the end `results.json`
+ * (the whole versioned document).
  */
 export const RUN_FILE = 'run.json';
 export const LOG_FILE = 'rounds.jsonl';
@@ -29,6 +30,7 @@ export const LogLineSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('warmup'), cell: CellKeySchema, sample: RunSampleSchema }),
   z.object({ type: z.literal('round'), cell: CellKeySchema, round: RoundSchema }),
   z.object({ type: z.literal('cell'), cell: CellSchema }),
+  z.object({ type: z.literal('latency'), latency: LatencySchema }),
 ]);
 export type LogLine = z.infer<typeof LogLineSchema>;
 

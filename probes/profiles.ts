@@ -223,10 +223,10 @@ function profileMechanism(profile: Profile, realisation: Realisation<unknown>): 
   const name = `${profile.name}/${realisation.name}`;
   // What this kernel offers of the profile: resolved once per process (at detect, or the first attach).
   let resolution: Promise<Awaited<ReturnType<typeof resolveHooks>>> | null = null;
-  let missingHooks: MissingHook[] | null = null;
+  let resolved: Awaited<ReturnType<typeof resolveHooks>> | null = null;
   const resolve = () => {
     resolution ??= resolveHooks(profile, realisation).then(
-      (r) => ((missingHooks = r.missing), r),
+      (r) => ((resolved = r), r),
       (err: unknown) => {
         resolution = null;
         throw err;
@@ -241,10 +241,12 @@ function profileMechanism(profile: Profile, realisation: Realisation<unknown>): 
     summary: `hook profile ${profile.name} (${profile.hooks.length} hooks): ${realisation.summary}`,
     profile,
     realisation: realisation.name,
-    // Once the kernel was asked (detect runs before any cell), the hook point says what it lacks.
+    // Once the kernel was asked (detect runs before any cell), the hook point is what is attached here
+    // and names what the kernel lacks.
     hookPoint: () => {
-      const lacking = (missingHooks ?? []).filter((m) => !m.partly).map((m) => m.hook);
-      return `${realisation.describe(declared())}${lacking.length > 0 ? `; not on this kernel: ${lacking.join(', ')}` : ''}`;
+      const lacking = (resolved?.missing ?? []).filter((m) => !m.partly).map((m) => m.hook);
+      const attached = resolved && resolved.hooks.length > 0 ? resolved.hooks : declared();
+      return `${realisation.describe(attached)}${lacking.length > 0 ? `; not on this kernel: ${lacking.join(', ')}` : ''}`;
     },
     expectedPerHook: (t) => expectedPerHook(profile, realisation, t),
     expectedPerOp: (t) => Object.values(expectedPerHook(profile, realisation, t)).reduce((a, b) => a + b, 0),
@@ -273,16 +275,4 @@ function profileMechanism(profile: Profile, realisation: Realisation<unknown>): 
     detach: (h) => realisation.detach(h.inner),
   };
   return mechanism;
-}
-
-/** `hookbench list`: the hooks a profile may name (syscall layer; function layer), and the built-in profiles. */
-export function formatProfileList(): string {
-  const width = Math.max(...HOOK_NAMES.map((h) => h.length));
-  const hooks = HOOK_NAMES.map((name) => {
-    const d: HookDefinition = HOOKS[name];
-    return `  ${name.padEnd(width)}  ${d.syscalls.length > 0 ? d.syscalls.join(',') : '(no syscall)'}; ${d.kernelFunction}`;
-  });
-  const profiles = BUILTIN_PROFILES.map((p) => `  ${p.name}: ${p.hooks.join(', ')}`);
-  const realisations = REALISATIONS.map((r) => `  ${r.name.padEnd(18)} ${r.summary}`);
-  return ['hooks (syscalls at the syscall layer; kernel function at the function layer):', ...hooks, '', 'built-in profiles:', ...profiles, '', 'profile realisations (--profile cells <profile>/<realisation>):', ...realisations].join('\n');
 }

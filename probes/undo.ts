@@ -114,3 +114,13 @@ export async function undoAll(journal: Journal): Promise<string[]> {
   }
   return errors;
 }
+
+/**
+ * Undoes everything still pending in a journal and removes it. What cannot be undone stays journaled
+ * for `hookbench cleanup`, and the error says so.
+ */
+export async function undoAllAndClose(journal: Journal): Promise<void> {
+  const errors = await undoAll(journal);
+  if (errors.length > 0) throw new Error(`could not undo every attachment (run 'hookbench cleanup'): ${errors.join('; ')}`);
+  journal.close();
+}

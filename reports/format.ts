@@ -17,11 +17,30 @@ function signed(text: string, value: number): string {
   return value > 0 ? `+${text}` : text;
 }
 
+/** A percentage with a precision that suits its size, signed only if negative: "0.84", "-20.3", "1,114". */
+function percentText(value: number): string {
+  const magnitude = Math.abs(value);
+  return magnitude >= 100 ? grouped.format(value) : value.toFixed(decimalsFor(magnitude));
+}
+
 /** A percentage with a sign and a precision that suits its size: "+0.84", "+20.3", "+1,114". */
 export function percentNumber(value: number): string {
-  const magnitude = Math.abs(value);
-  const text = magnitude >= 100 ? grouped.format(value) : value.toFixed(decimalsFor(magnitude));
-  return signed(text, value);
+  return signed(percentText(value), value);
+}
+
+/** A relative margin of error: "±4.13 %", "±12.5 %". */
+export function marginPercent(value: number): string {
+  return `±${percentText(Math.abs(value))} %`;
+}
+
+/** Milliseconds to three significant digits: "0.203 ms", "17.4 ms", "1,050 ms". */
+export function msText(value: number): string {
+  return `${significant(value)} ms`;
+}
+
+/** A count, grouped: "988", "12,300". */
+export function countText(value: number): string {
+  return grouped.format(value);
 }
 
 /** "+20.3 %" */

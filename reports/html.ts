@@ -2,6 +2,7 @@ import type { Results } from '../bench/results.js';
 import type { Chart } from './charts/types.js';
 import { environmentFacts, placementLine } from './environment.js';
 import { chartFigure, escapeHtml, htmlPage, htmlTable, verdictBadge } from './htmlPage.js';
+import { latencyHeaders, latencyReport } from './latency.js';
 import { methodParagraphs } from './method.js';
 import { budgets, cellViews, runViews, verdictCounts } from './model.js';
 import { summaryRow } from './summaryRows.js';
@@ -48,6 +49,20 @@ function verdictTable(results: readonly Results[]): string {
   return `<h2 id="verdicts">Verdicts</h2>\n${htmlTable(headers, cells)}`;
 }
 
+/** The attach/detach latency table, or nothing for runs that did not measure it. */
+function latencyTable(results: readonly Results[]): string {
+  const latency = latencyReport(results);
+  if (!latency) return '';
+  const { rows, several, method } = latency;
+  const cells = rows.map((r) => [
+    `<span class="cell">${escapeHtml(r.mechanism)}</span>`,
+    ...(several ? [`<span class="cell">${escapeHtml(r.kernel)}</span>`] : []),
+    ...r.figures.map((figure) => `<span class="num">${escapeHtml(figure)}</span>`),
+    `<span class="note">${escapeHtml(r.note)}</span>`,
+  ]);
+  return `<h2 id="latency">Attach and detach latency</h2>\n<p>${escapeHtml(method)}</p>\n${htmlTable(latencyHeaders(several), cells)}`;
+}
+
 function environmentTable(results: readonly Results[]): string {
   const runs = runViews(results);
   const facts = results.map((r) => new Map(environmentFacts(r)));
@@ -79,6 +94,7 @@ export async function reportHtml(results: readonly Results[], charts: readonly C
   const body = [
     header(results, links),
     verdictTable(results),
+    latencyTable(results),
     chartsSection(charts, links),
     environmentTable(results),
     methodSection(results),

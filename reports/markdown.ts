@@ -1,6 +1,7 @@
 import type { Results } from '../bench/results.js';
 import { ROUNDS_PER_BLOCK, sequentialPlan } from '../bench/statistics.js';
 import { environmentLine, placementLine } from './environment.js';
+import { latencyCells, latencyHeaders, latencyReport } from './latency.js';
 import { confidenceText } from './method.js';
 import { budgets, cellViews, runViews, verdictCounts } from './model.js';
 import { summaryRow } from './summaryRows.js';
@@ -52,7 +53,15 @@ function methodNote(results: readonly Results[]): string {
   );
 }
 
-/** summary.md: the verdict table, the machine in a line or two, the headline chart. */
+/** The attach/detach latency table, or nothing for runs that did not measure it. */
+function latencySection(results: readonly Results[]): string[] {
+  const latency = latencyReport(results);
+  if (!latency) return [];
+  const { rows, several, method } = latency;
+  return ['## Attach and detach latency', method, markdownTable(latencyHeaders(several), rows.map((r) => latencyCells(r, several)))];
+}
+
+/** summary.md: the verdict table, the machine in a line or two, the headline chart, attach/detach latency. */
 export function summaryMarkdown(results: readonly Results[], options: SummaryOptions): string {
   const cells = cellViews(results);
   const sections = [
@@ -62,6 +71,7 @@ export function summaryMarkdown(results: readonly Results[], options: SummaryOpt
     methodNote(results),
     environment(results),
     ...(options.chartImage ? [`![Overhead by mechanism and workload](${options.chartImage})`] : []),
+    ...latencySection(results),
   ];
   return `${sections.join('\n\n')}\n`;
 }

@@ -241,7 +241,7 @@ describe('hookbench doctor --no-noise', () => {
   });
 });
 
-/** The exit code issue 2 section 4 gives for these verdicts, written out independently of the CLI. */
+/** The exit code the README gives for these verdicts, written out independently of the CLI. */
 function expectedExitCode(verdicts: Verdict[]): number {
   if (verdicts.includes('FAIL')) return 1;
   return verdicts.every((v) => v === 'PASS') ? 0 : 3;

@@ -163,9 +163,10 @@ describe('confineHarness', () => {
     expect(await threadAffinities()).toEqual(before);
   });
 
-  it.skipIf(singleCpu)(
-    `keeps every thread and every later process off the measurement CPU, and restore puts it back${singleCpu ? ' (skipped: one online CPU, nothing can be isolated)' : ''}`,
-    async () => {
+  it(
+    'keeps every thread and every later process off the measurement CPU, and restore puts it back',
+    async (ctx) => {
+      if (singleCpu) ctx.skip('one online CPU: nothing can be isolated');
       const measurement = online[online.length - 1];
       const harness = harnessCpus(measurement, online);
       const before = await threadAffinities();

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collectEnvironment, parseKernelConfig, parseLockdown, selectConfigFlags } from '../bench/environment.js';
 import { EnvironmentSchema, type Environment } from '../bench/results.js';
+import { ensureTracefs, TRACEFS } from '../probes/tracefs.js';
 
 describe('collectEnvironment on this machine', () => {
   let env: Environment;
@@ -25,13 +26,31 @@ describe('collectEnvironment on this machine', () => {
     expect(env.hostname).toBe(os.hostname());
   });
 
-  it('reads the hook-relevant kernel config: no kprobes here, syscall tracepoints yes', () => {
-    expect(env.config.KPROBES ?? 'n').toBe('n');
-    expect(env.config.KPROBE_EVENTS ?? 'n').toBe('n');
-    expect(env.config.FTRACE_SYSCALLS).toBe('y');
-    expect(env.config.BPF_SYSCALL).toBe('y');
-    expect(env.config.PREEMPT_DYNAMIC).toBe('y');
+  /** The running kernel's config as `zcat`/`cat` give it: read apart from bench/environment.ts. */
+  function kernelConfigText(): string | null {
+    for (const cmd of [['zcat', '/proc/config.gz'], ['cat', `/boot/config-${os.release()}`]]) {
+      try {
+        return execFileSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      } catch {
+        // not this one: try the next place
+      }
+    }
+    return null;
+  }
+
+  it('reads the hook-relevant kernel config as the kernel states it, and its tracefs agrees', async (ctx) => {
+    const text = kernelConfigText();
+    if (text === null) ctx.skip(`this kernel's config is not readable (no /proc/config.gz, no /boot/config-${os.release()})`);
+    const stated = (symbol: string): string => new RegExp(`^CONFIG_${symbol}=(.*)$`, 'm').exec(text!)?.[1]?.replace(/^"|"$/g, '') ?? 'n';
+    for (const symbol of ['KPROBES', 'KPROBE_EVENTS', 'UPROBE_EVENTS', 'FTRACE_SYSCALLS', 'FUNCTION_TRACER', 'BPF_SYSCALL', 'AUDITSYSCALL']) {
+      expect(env.config[symbol] ?? 'n', symbol).toBe(stated(symbol));
+    }
     expect(Object.keys(env.config)).toEqual(expect.arrayContaining(['UPROBES', 'AUDITSYSCALL', 'DEBUG_INFO_BTF', 'FPROBE']));
+    // The files tracefs offers follow the same config: a check of both readings at once.
+    await ensureTracefs();
+    const tracefs = TRACEFS;
+    expect(existsSync(`${tracefs}/kprobe_events`), 'kprobe_events').toBe(env.config.KPROBE_EVENTS === 'y');
+    expect(existsSync(`${tracefs}/events/syscalls`), 'events/syscalls').toBe(env.config.FTRACE_SYSCALLS === 'y');
   });
 
   it('reads lockdown (as root, mounting securityfs when needed)', () => {

@@ -30,7 +30,7 @@ import {
 } from './cliHarness.js';
 
 /**
- * Issue 3 section 4, the fault tests: `hookbench run` killed with SIGINT, SIGTERM and SIGKILL, sent to
+ * The fault tests: `hookbench run` killed with SIGINT, SIGTERM and SIGKILL, sent to
  * the node process alone or to its whole process group, at moments spread over its whole timeline
  * (seeded, stratified) and at moments chosen from its journal (an attachment made; one being undone; its
  * auditd or bpftrace running). After each: SIGINT exits 130 and SIGTERM 143 with everything detached;

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { runUnderPerfStat } from '../bench/perfstat.js';
-import { expect } from 'vitest';
+import { expect, type TestContext } from 'vitest';
 import { buildWorkloads, workloadArgv, type BuiltWorkloads } from '../workloads/build.js';
 import { BPF_STATS_SYSCTL } from '../probes/bpfStats.js';
 import { hookTargetFor } from '../probes/hookpoints.js';
@@ -161,3 +161,16 @@ export const INJECTIONS = [
   '../../../etc/passwd',
   'x } kprobe:vfs_read { system("id")',
 ];
+
+/**
+ * Skips the test where this kernel cannot run `name`, visibly: the skip carries detect()'s reason,
+ * and the run's skip list (test/skipReporter.ts) prints it.
+ */
+export function needsSupport(ctx: TestContext, name: string, support: Support | undefined): void {
+  if (!support?.supported) ctx.skip(`${name} is unsupported on this kernel: ${support?.reason ?? 'detect() was not run'}`);
+}
+
+/** The converse, for tests of the refusal itself: skipped where the kernel supports `name`. */
+export function needsUnsupported(ctx: TestContext, name: string, support: Support | undefined): void {
+  if (support?.supported) ctx.skip(`${name} is supported on this kernel: there is no refusal to check`);
+}

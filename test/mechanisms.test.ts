@@ -11,12 +11,12 @@ import { kernelFunction, syscallNumber } from '../probes/symbols.js';
 import { uprobe } from '../probes/uprobe.js';
 import type { AnyMechanism, Support } from '../probes/types.js';
 import { undoAll } from '../probes/undo.js';
-import { attachDetachTimes, bpfStatsValue, expectNothingLeft, ITERATIONS, INJECTIONS, newContext, probedRun, support } from './mechanisms-harness.js';
+import { attachDetachTimes, bpfStatsValue, expectNothingLeft, ITERATIONS, INJECTIONS, needsSupport, needsUnsupported, newContext, probedRun, support } from './mechanisms-harness.js';
 
 /**
  * The tracefs mechanisms (raw-syscalls, kprobe, kretprobe, ftrace) and uprobe, attached for real on
  * this kernel. Those the kernel lacks must say why in the kernel's words; their attach tests are
- * skipped with that reason printed (they run inside the Debian kernel VM).
+ * skipped with that reason (test/guest.test.ts runs this file again in a Debian kernel that has them).
  */
 const CASES: { mechanism: AnyMechanism; whyNot: RegExp }[] = [
   { mechanism: rawSyscalls, whyNot: /raw_syscalls/ },
@@ -33,15 +33,16 @@ const hosts = new Map<string, Support>();
 for (const { mechanism, whyNot } of CASES) {
   const host = await support(mechanism);
   hosts.set(mechanism.name, host);
-  if (!host.supported) console.log(`${mechanism.name}: unsupported on this kernel, attach tests skipped: ${host.reason}`);
 
   describe(mechanism.name, () => {
-    it.skipIf(host.supported)('detect() gives the kernel\'s reason', () => {
+    it('detect() gives the kernel\'s reason', (ctx) => {
+      needsUnsupported(ctx, mechanism.name, host);
       expect(host.reason).toMatch(whyNot);
     });
 
     for (const workload of ['mprotect', 'open', 'execve']) {
-      it.skipIf(!host.supported)(`fires ${mechanism.expectedPerOp(hookTargetFor(workload))} per op on ${workload}, then leaves nothing`, async () => {
+      it(`fires ${mechanism.expectedPerOp(hookTargetFor(workload))} per op on ${workload}, then leaves nothing`, async (test) => {
+        needsSupport(test, mechanism.name, host);
         const ctx = newContext();
         const stats = bpfStatsValue();
         const run = await probedRun(mechanism, workload, ITERATIONS[workload]!, ctx);
@@ -54,7 +55,8 @@ for (const { mechanism, whyNot } of CASES) {
       });
     }
 
-    it.skipIf(!host.supported)('journals everything it creates: undoing the journal alone (as cleanup does after SIGKILL) leaves nothing', async () => {
+    it('journals everything it creates: undoing the journal alone (as cleanup does after SIGKILL) leaves nothing', async (test) => {
+      needsSupport(test, mechanism.name, host);
       const ctx = newContext();
       const stats = bpfStatsValue();
       await mechanism.attach(hookTargetFor('mprotect'), ctx);
@@ -63,7 +65,8 @@ for (const { mechanism, whyNot } of CASES) {
       expectNothingLeft(ctx, stats);
     });
 
-    it.skipIf(!host.supported)('does not fire on null (getppid), then leaves nothing', async () => {
+    it('does not fire on null (getppid), then leaves nothing', async (test) => {
+      needsSupport(test, mechanism.name, host);
       const ctx = newContext();
       const stats = bpfStatsValue();
       const run = await probedRun(mechanism, 'null', ITERATIONS.null!, ctx);
@@ -78,15 +81,19 @@ afterAll(() => {
   if (Object.keys(timings).length) console.table(timings);
 });
 
-describe('attach + detach time (target <= 50 ms for tracefs mechanisms)', () => {
+// How long attach and detach take is a benchmark figure (`hookbench doctor --latency`, README), not a
+// timed test: what a test can hold is that cycling leaks nothing and leaves the mechanism working.
+describe('repeated attach → detach cycles', () => {
   for (const { mechanism } of CASES) {
-    it.skipIf(!hosts.get(mechanism.name)?.supported)(`${mechanism.name}: median of 10 cycles`, async () => {
-      await attachDetachTimes(mechanism, 1); // first attach resolves symbols and ELF offsets: not a cycle's cost
-      const t = await attachDetachTimes(mechanism, 10);
-      const total = t.attachMs + t.detachMs;
-      console.log(`${mechanism.name}: attach ${t.attachMs.toFixed(1)} ms + detach ${t.detachMs.toFixed(1)} ms = ${total.toFixed(1)} ms (target 50 ms: ${total <= 50 ? 'met' : 'missed'})`);
-      // The bound catches a runaway (a retry loop, a leaked wait); the 50 ms target is reported above.
-      expect(total).toBeLessThan(1000);
+    it(`${mechanism.name}: 10 cycles leave nothing each time, then it still counts exactly`, async (test) => {
+      needsSupport(test, mechanism.name, hosts.get(mechanism.name));
+      await attachDetachTimes(mechanism, 10);
+      const ctx = newContext();
+      const stats = bpfStatsValue();
+      const run = await probedRun(mechanism, 'mprotect', ITERATIONS.mprotect!, ctx);
+      const expected = mechanism.expectedPerOp(hookTargetFor('mprotect'));
+      expect(Math.abs(run.perOp - expected)).toBeLessThanOrEqual(0.01 * expected);
+      expectNothingLeft(ctx, stats);
     });
   }
 });

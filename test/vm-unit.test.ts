@@ -11,6 +11,7 @@ import { compressionOf, decompress } from '../vm/decompress.js';
 import { VmUsageError } from '../vm/errors.js';
 import { commandScript, shellQuote } from '../vm/guestCommand.js';
 import { findStaticBusybox, initramfsEntries, isStaticElf } from '../vm/initramfs.js';
+import { INIT_SCRIPT, KERNEL_CONFIG_PATH } from '../vm/initScript.js';
 import { parseKernelSpecs } from '../vm/kernels.js';
 import { loadOrder, moduleName, parseModulesBuiltin, parseModulesDep, readModule } from '../vm/modules.js';
 import { kernelAppend, qemuArgs } from '../vm/qemu.js';
@@ -105,6 +106,15 @@ describe('initramfs', () => {
     const paths = initramfsEntries(null, findStaticBusybox()).map((e) => e.path);
     expect(paths).toEqual(expect.arrayContaining(['/init', '/bin/busybox', '/bin/sh', '/dev/console', '/lower', '/overlay', '/newroot']));
     expect(paths.filter((p) => p.startsWith('/modules/'))).toEqual([]);
+    expect(paths).not.toContain(KERNEL_CONFIG_PATH);
+  });
+
+  it('carries the kernel config when known, and the init puts it at /boot/config-<release> in the guest root', () => {
+    const config = join(mkdtempSync(join(tmpdir(), 'hookbench-vm-unit-')), 'config-6.1.0-57-amd64');
+    writeFileSync(config, 'CONFIG_KPROBES=y\n');
+    const entry = initramfsEntries(null, findStaticBusybox(), config).find((e) => e.path === KERNEL_CONFIG_PATH);
+    expect(entry?.kind === 'file' && entry.data.toString()).toBe('CONFIG_KPROBES=y\n');
+    expect(INIT_SCRIPT).toContain(`cp ${KERNEL_CONFIG_PATH} $R/boot/config-$(uname -r)`);
   });
 });
 

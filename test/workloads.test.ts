@@ -131,7 +131,7 @@ async function straceCount(argv: readonly string[], syscall: string): Promise<nu
 
 describe('each op makes exactly the hooked syscalls probes/hookpoints.ts expects (strace)', () => {
   // Counting at N and 2N cancels what process startup (ld.so, libc) calls. Multi-syscall workloads
-  // (a mix) are counted with perf in issue6-workloads.test.ts: hids-mix traces a child of its own,
+  // (a mix) are counted with perf in workloads-mix.test.ts: hids-mix traces a child of its own,
   // which strace -f cannot share.
   it.each(Object.values(HOOK_TARGETS).filter((t) => !t.mix))('$workload: $expectedPerOp $syscall per op', async (target) => {
     const n = SMALL_N[target.workload];

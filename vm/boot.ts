@@ -41,7 +41,7 @@ export async function bootGuest(req: BootRequest): Promise<BootOutcome> {
   let initError: string | null = null;
   let panicLine: string | null = null;
   try {
-    writeFileSync(initramfs, buildInitramfs(req.kernel.modulesDir));
+    writeFileSync(initramfs, buildInitramfs(req.kernel.modulesDir, req.kernel.configFile));
     const args = qemuArgs({ accel: req.accel, kernelImage: req.kernel.bootImage, initramfs, memoryMiB: req.memoryMiB, cpus: req.cpus, resultsDir: req.resultsDir });
     const outcome = await runQemu(args, {
       consoleLog: req.consoleLog,

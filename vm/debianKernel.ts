@@ -15,6 +15,8 @@ export interface DebianKernel {
   /** What qemu boots: the uncompressed PVH vmlinux extracted next to vmlinuz, or vmlinuz itself. */
   bootImage: string;
   modulesDir: string;
+  /** The package's /boot/config-<release>: the guest's kernel config, for its environment record. */
+  configFile: string | null;
   fromCache: boolean;
 }
 
@@ -89,7 +91,8 @@ function cachedKernel(pkg: string, dir: string): DebianKernel | null {
   const vmlinuz = join(dir, 'boot', `vmlinuz-${release}`);
   if (!existsSync(vmlinuz)) throw new VmEnvironmentError(`${pkg} has no ${vmlinuz}`);
   const bootImage = pvhImage(vmlinuz, release) ?? vmlinuz;
-  return { package: pkg, release, vmlinuz, bootImage, modulesDir: join(modulesRoot, release), fromCache: true };
+  const configFile = join(dir, 'boot', `config-${release}`);
+  return { package: pkg, release, vmlinuz, bootImage, modulesDir: join(modulesRoot, release), configFile: existsSync(configFile) ? configFile : null, fromCache: true };
 }
 
 /** apt-get download, retried once after refreshing the lists (stale lists name files the mirror dropped). */

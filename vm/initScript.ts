@@ -13,6 +13,8 @@ export const COMMAND_FILE = 'command.sh';
 export const EXIT_STATUS_FILE = 'exit-status';
 export const HOST_ROOT_TAG = 'hostroot';
 export const RESULTS_TAG = 'hbresults';
+/** Where the initramfs carries the kernel's config, when the host knows it. */
+export const KERNEL_CONFIG_PATH = '/kernel-config';
 
 export const INIT_SCRIPT = `#!/bin/sh
 export PATH=/bin
@@ -51,9 +53,13 @@ mount -t securityfs securityfs $R/sys/kernel/security
 mount -t debugfs debugfs $R/sys/kernel/debug
 mount -t bpf bpf $R/sys/fs/bpf
 hostname hookbench-vm
+# Loopback only (no network device): workloads such as hids-mix connect and send to 127.0.0.1.
+ip link set lo up || fail "cannot bring up the loopback interface"
 # The host's container marker is not the guest's: hide it in the overlay, so the guest's environment
 # fingerprint says what the guest is.
 rm -f $R/.dockerenv $R/run/.containerenv
+# The kernel's config where hookbench's environment record (and the tests) look for it.
+if [ -e ${KERNEL_CONFIG_PATH} ]; then mkdir -p $R/boot && cp ${KERNEL_CONFIG_PATH} $R/boot/config-$(uname -r); fi
 say root-ready
 
 accel=tcg

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CpioEntry, writeCpio } from './cpio.js';
 import { VmEnvironmentError } from './errors.js';
-import { INIT_SCRIPT } from './initScript.js';
+import { INIT_SCRIPT, KERNEL_CONFIG_PATH } from './initScript.js';
 import { guestModuleOrder, readModule } from './modules.js';
 
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox'];
@@ -33,9 +33,10 @@ export function findStaticBusybox(): string {
 /**
  * The entries of the guest's initramfs: static busybox, the constant /init, a console node, and the
  * modules the init loads, named `NN-<module>.ko` so the init's glob loads them in dependency order.
- * A kernel with everything built in (modulesDir null) gets no modules.
+ * A kernel with everything built in (modulesDir null) gets no modules. The kernel's config, when known,
+ * rides along for the init to put where hookbench's environment record looks for it.
  */
-export function initramfsEntries(modulesDir: string | null, busybox: string): CpioEntry[] {
+export function initramfsEntries(modulesDir: string | null, busybox: string, configFile: string | null = null): CpioEntry[] {
   const dirs = ['/bin', '/dev', '/proc', '/sys', '/modules', '/lower', '/overlay', '/newroot'];
   const entries: CpioEntry[] = [
     ...dirs.map((path): CpioEntry => ({ kind: 'dir', path })),
@@ -44,6 +45,7 @@ export function initramfsEntries(modulesDir: string | null, busybox: string): Cp
     { kind: 'symlink', path: '/bin/sh', target: 'busybox' },
     { kind: 'file', path: '/init', data: Buffer.from(INIT_SCRIPT), executable: true },
   ];
+  if (configFile) entries.push({ kind: 'file', path: KERNEL_CONFIG_PATH, data: readFileSync(configFile) });
   const modules = modulesDir ? guestModuleOrder(modulesDir) : [];
   modules.forEach((m, i) => {
     const file = `${String(i).padStart(2, '0')}-${m.name}.ko`;
@@ -52,6 +54,6 @@ export function initramfsEntries(modulesDir: string | null, busybox: string): Cp
   return entries;
 }
 
-export function buildInitramfs(modulesDir: string | null): Buffer {
-  return writeCpio(initramfsEntries(modulesDir, findStaticBusybox()));
+export function buildInitramfs(modulesDir: string | null, configFile: string | null = null): Buffer {
+  return writeCpio(initramfsEntries(modulesDir, findStaticBusybox(), configFile));
 }

@@ -18,6 +18,8 @@ export interface ResolvedKernel {
   modulesDir: string | null;
   /** `uname -r` of the guest when known before boot. */
   release: string | null;
+  /** The kernel's build config, when known: the guest finds it at /boot/config-<release>. */
+  configFile: string | null;
   /** True when nothing was downloaded to get it. */
   fromCache: boolean;
 }
@@ -68,9 +70,9 @@ export interface ResolveOptions {
 
 export async function resolveKernel(spec: KernelSpec, opts: ResolveOptions): Promise<ResolvedKernel> {
   if (spec.kind === 'path') {
-    return { label: spec.vmlinuz, bootImage: spec.vmlinuz, modulesDir: spec.modulesDir, release: spec.modulesDir ? basename(spec.modulesDir) : null, fromCache: true };
+    return { label: spec.vmlinuz, bootImage: spec.vmlinuz, modulesDir: spec.modulesDir, release: spec.modulesDir ? basename(spec.modulesDir) : null, configFile: null, fromCache: true };
   }
   const pkg = spec.kind === 'debian-package' ? spec.package : await newestOfLine(spec.line, opts);
   const k = await fetchDebianKernel(pkg, opts);
-  return { label: pkg, bootImage: k.bootImage, modulesDir: k.modulesDir, release: k.release, fromCache: k.fromCache };
+  return { label: pkg, bootImage: k.bootImage, modulesDir: k.modulesDir, release: k.release, configFile: k.configFile, fromCache: k.fromCache };
 }

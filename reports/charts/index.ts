@@ -2,6 +2,7 @@ import { budgets, cellViews, runViews } from '../model.js';
 import type { Results } from '../../bench/results.js';
 import { collateralChart } from './collateral.js';
 import { kernelsChart } from './kernels.js';
+import { latencyChart } from './latency.js';
 import { nsPerEventChart } from './nsPerEvent.js';
 import { overheadChart } from './overhead.js';
 import { perfChart } from './perf.js';
@@ -9,7 +10,7 @@ import { roundsChart } from './rounds.js';
 import type { Chart, ChartBuilder, ChartInput } from './types.js';
 
 /** Every report chart, in the order documents show them; the first is the headline. */
-export const CHART_BUILDERS: readonly ChartBuilder[] = [overheadChart, nsPerEventChart, collateralChart, kernelsChart, roundsChart, perfChart];
+export const CHART_BUILDERS: readonly ChartBuilder[] = [overheadChart, nsPerEventChart, collateralChart, kernelsChart, roundsChart, perfChart, latencyChart];
 
 export function chartInput(results: readonly Results[]): ChartInput {
   return { cells: cellViews(results), runs: runViews(results), budgets: budgets(results) };

@@ -2,7 +2,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { eventsPerOp, nsNumber, nsWithCi } from '../format.js';
 import type { CellView } from '../model.js';
 import type { ChartBuilder } from './types.js';
-import { CHART_CONFIG, SCHEMA_URL } from './theme.js';
+import { CHART_CONFIG, logDecades, SCHEMA_URL } from './theme.js';
 
 const ADDED = 'added wall-clock ns per event';
 const IN_PROGRAM = 'ns inside the BPF program (BPF stats)';
@@ -30,12 +30,9 @@ function rowsFor(view: CellView): NsRow[] {
   return rows;
 }
 
-/** Powers of ten from just below the smallest figure (half of it, to leave room) to the largest. */
+/** Decades from just below the smallest figure to the largest CI end. */
 function decades(rows: readonly NsRow[]): number[] {
-  const values = rows.flatMap((r) => [r.ns, r.plotHigh ?? r.ns]);
-  const low = Math.floor(Math.log10(Math.min(...rows.map((r) => r.ns)) / 2));
-  const high = Math.ceil(Math.log10(Math.max(...values)));
-  return Array.from({ length: Math.max(1, high - low) + 1 }, (_, i) => 10 ** (low + i));
+  return logDecades(Math.min(...rows.map((r) => r.ns)), Math.max(...rows.flatMap((r) => [r.ns, r.plotHigh ?? r.ns])));
 }
 
 function build(cells: readonly CellView[]): TopLevelSpec | null {

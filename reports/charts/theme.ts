@@ -51,3 +51,10 @@ export function overheadAxis(values: readonly number[]): { scale: Scale; axisVal
   const ticks = [0, ...SYMLOG_TICKS.flatMap((t) => [t, -t])].filter((t) => t >= low * 1.5 && t <= high * 1.5).sort((a, b) => a - b);
   return { scale: { type: 'symlog', constant: 1 }, axisValues: ticks, title: 'overhead, % (symmetric log scale)' };
 }
+
+/** Powers of ten for a log axis: from just below the smallest value (half of it, to leave room) to the largest. */
+export function logDecades(smallest: number, largest: number): number[] {
+  const low = Math.floor(Math.log10(smallest / 2));
+  const high = Math.ceil(Math.log10(largest));
+  return Array.from({ length: Math.max(1, high - low) + 1 }, (_, i) => 10 ** (low + i));
+}

@@ -11,7 +11,7 @@ import { ensureTracefs } from '../probes/tracefs.js';
 import { kernelState, USER_INSTANCE, USER_RULE, type KernelState } from './kernelState.js';
 
 /**
- * The core issue's integration test, for real on this kernel: tracepoint and audit on mprotect (the
+ * runMatrix end to end, for real on this kernel: tracepoint and audit on mprotect (the
  * probe fired once per op, the overhead is positive) and on null (nothing fired), and afterwards the
  * kernel exactly as before, a user's own audit rule and tracefs instance included.
  */

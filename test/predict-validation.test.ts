@@ -14,7 +14,7 @@ import { ELKEID_DEFAULT } from '../probes/profiles.js';
 import { buildWorkloads } from '../workloads/build.js';
 
 /**
- * Issue 6's validation of `hookbench predict`, for real on this kernel: microbenchmark costs
+ * The validation of `hookbench predict`, for real on this kernel: microbenchmark costs
  * (tracepoint and audit on mprotect, null, execve, open) and one recorded hids-mix run predict the
  * overhead of tracepoint and audit hooking hids-mix's execve, and of elkeid-default realised as
  * tracepoint and audit on hids-mix; those four cells are then measured, and each prediction's error is
@@ -23,7 +23,7 @@ import { buildWorkloads } from '../workloads/build.js';
  * its documented gap (docs/profiles-and-predict.md).
  */
 
-const scratch = mkdtempSync(join(tmpdir(), 'hookbench-issue6-validation-'));
+const scratch = mkdtempSync(join(tmpdir(), 'hookbench-predict-validation-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** Short cells: this is a test, the documented figure comes from full runs. */

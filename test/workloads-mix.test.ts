@@ -10,13 +10,13 @@ import { buildWorkloads, workloadArgv, type BuiltWorkloads } from '../workloads/
 import { calibrateIterations } from '../workloads/calibrate.js';
 
 /**
- * Issue 6's workloads, run for real: hids-mix makes every syscall of its mix, as often as it says
+ * The mix workloads (hids-mix, build), run for real: hids-mix makes every syscall of its mix, as often as it says
  * (counted by the kernel's syscall tracepoints through perf, independently of the workload's own
  * counters; strace -f cannot be used, as hids-mix traces a child itself), and cleans up after itself;
  * build compiles its generated project, the same bytes and the same objects every time.
  */
 
-const scratch = mkdtempSync(join(tmpdir(), 'hookbench-issue6-workloads-'));
+const scratch = mkdtempSync(join(tmpdir(), 'hookbench-workloads-mix-'));
 let built: BuiltWorkloads;
 beforeAll(async () => {
   built = await buildWorkloads();
