@@ -37,6 +37,11 @@ export interface AuditHandle {
   undo: Journaled[];
   log: { path: string; fd: number; ino: number; offset: number };
   lostAtAttach: number;
+  /**
+   * Wall-clock ms when the workload reached its gate (scopeAudit): its set-up calls before it are not
+   * the hooked loop's, as tracefs's scoping at the gate leaves them out too. Unset: every record counts.
+   */
+  countFromMs?: number;
 }
 
 function journalAdd(h: { journal: Journal; undo: Journaled[] }, entry: JournalEntry): void {
@@ -136,13 +141,22 @@ function newLines(c: LogCursor): string[] {
  * launcher's (perf's child, taskset's PATH search: failed execve records of the same pid).
  */
 const RECORD_FIELDS = { pid: / pid=(\d+) /, ppid: / ppid=(\d+) /, syscall: / syscall=(\d+) / };
+/** A record's time: `msg=audit(<seconds>.<ms>:<serial>)`, the kernel's wall clock. */
+const RECORD_TIME = /msg=audit\((\d+)\.(\d{3}):/;
+const recordMs = (line: string): number => {
+  const m = RECORD_TIME.exec(line);
+  return m ? Number(m[1]) * 1000 + Number(m[2]) : NaN;
+};
 const EXECVE_NUMBERS = new Set<number>([SYSCALL_NUMBERS_X86_64.execve, SYSCALL_NUMBERS_X86_64.execveat]);
 
 class WorkloadRecords {
   private known: Set<number>;
   syscalls: number[] = [];
 
-  constructor(private readonly pid: number) {
+  constructor(
+    private readonly pid: number,
+    private readonly fromMs: number | undefined,
+  ) {
     this.known = new Set([pid]);
   }
 
@@ -157,7 +171,8 @@ class WorkloadRecords {
       }
       if (!this.known.has(recordPid) && !this.known.has(parent)) continue;
       this.known.add(recordPid);
-      this.syscalls.push(syscall);
+      // Before the gate: the tree is followed (a child forked in set-up may call in the loop), not counted.
+      if (this.fromMs === undefined || !(recordMs(line) < this.fromMs)) this.syscalls.push(syscall);
     }
   }
 }
@@ -169,7 +184,7 @@ class WorkloadRecords {
  * file and the new one is followed from its start.
  */
 async function readRecords(h: AuditHandle, pid: number): Promise<number[]> {
-  const records = new WorkloadRecords(pid);
+  const records = new WorkloadRecords(pid, h.countFromMs);
   const cursors: LogCursor[] = [{ fd: h.log.fd, offset: h.log.offset, partial: '' }];
   let rotated: number | null = null;
   try {
@@ -249,6 +264,18 @@ async function countAudit(h: AuditHandle, workload: WorkloadProcess): Promise<Pr
   return note ? { events, note } : { events };
 }
 
+/**
+ * Records carry the kernel's coarse wall clock, which lags real time by up to a tick (10 ms at HZ=100):
+ * the gate opens only after that long, so every call of the loop is stamped after `countFromMs`.
+ */
+const COARSE_CLOCK_TICK_MS = 20;
+
+/** The workload is at its gate: count its records from now on (see AuditHandle.countFromMs). */
+export async function scopeAudit(h: AuditHandle): Promise<void> {
+  h.countFromMs = Date.now();
+  await new Promise((r) => setTimeout(r, COARSE_CLOCK_TICK_MS));
+}
+
 export async function detachAudit(h: AuditHandle): Promise<void> {
   closeSync(h.log.fd);
   await undoNewestFirst(h.journal, h.undo);
@@ -301,7 +328,7 @@ function auditMechanism(name: string, choice: RuleChoice, summary: string): Mech
     detect: detectAudit,
     attach: (t, ctx) => attachAudit(choice, t, ctx),
     // auditd's records name their pid and ppid: countAudit picks the workload's from the log.
-    scope: async () => {},
+    scope: scopeAudit,
     count: countAudit,
     detach: detachAudit,
   };

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { attachAuditRules, audit, countAuditRecords, detachAudit, type AuditHandle } from './audit.js';
+import { attachAuditRules, audit, countAuditRecords, detachAudit, scopeAudit, type AuditHandle } from './audit.js';
 import { countBpftrace, startBpftrace, stopBpftrace, workloadComms, type BpftraceHandle, type BpftraceProbe } from './bpftrace.js';
 import { hookTargetFor, SYSCALL_NUMBERS_X86_64, type HookTarget, type SyscallName } from './hookpoints.js';
 import { kprobe } from './kprobe.js';
@@ -247,7 +247,7 @@ export const auditSet: Realisation<AuditSetHandle> = {
   // Enabling audit is sticky until reboot: detection adds and removes a rule without enabling it.
   detect: (ctx) => audit.detect(ctx),
   attach: async (hooks, ctx) => ({ audit: await attachAuditRules(allSyscalls(hooks), ctx), hooks }),
-  scope: async () => {},
+  scope: (h) => scopeAudit(h.audit),
   count: async (h, workload) => {
     const { bySyscall, note } = await countAuditRecords(h.audit, workload);
     const perHook = emptyCounts(h.hooks);

@@ -298,7 +298,8 @@ describe('hookbench run', () => {
   });
 
   const runJson = async (args: string[]): Promise<{ r: Result; doc: Results; why: string }> => {
-    const r = await cli(['run', ...args, ...SHORT, '--out', freshDir('json'), '--json']);
+    // The test's own options last: they override SHORT's.
+    const r = await cli(['run', ...SHORT, ...args, '--out', freshDir('json'), '--json']);
     const stdout = lines(String(r.stdout));
     expect(stdout, `stdout holds the document only; stderr: ${r.stderr}`).toHaveLength(1);
     const doc = ResultsSchema.parse(JSON.parse(stdout[0]!));
@@ -314,7 +315,9 @@ describe('hookbench run', () => {
   });
 
   it('audit on mprotect against a 0 % budget FAILs: exit 1', async () => {
-    const { r, doc, why } = await runJson(['--mechanisms', 'audit', '--budget', '0']);
+    // All 15 rounds, whatever audit costs here: when auditd's CPU is busy a probed run can take 25 times
+    // as long, and SHORT's 5 s would stop the cell short of the method's minimum.
+    const { r, doc, why } = await runJson(['--mechanisms', 'audit', '--budget', '0', '--max-time', '120']);
     expect(doc.cells.map((c) => c.verdict), why).toEqual(['FAIL']);
     expect(r.exitCode, why).toBe(1);
     await expectNothingDone();
