@@ -4,15 +4,16 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := bench
 
 # Debian packages: the compiler for the workloads, the measured mechanisms' tools, qemu and a busybox
-# initramfs for kernels in VMs, and Chromium + fonts for the report tests.
+# initramfs for kernels in VMs, Chromium + fonts for the report tests, and shellcheck for the test of
+# the matrix scripts.
 APT_PACKAGES := gcc libc6-dev linux-perf bpftrace bpftool auditd strace \
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd \
-	chromium fonts-dejavu-core
+	chromium fonts-dejavu-core shellcheck
 
 # Extra options for `make bench`, e.g. ARGS='--mechanisms tracepoint --workloads mprotect'.
 ARGS ?=
 
-.PHONY: setup apt-packages node-modules build bench test test-guest clean
+.PHONY: setup apt-packages node-modules build bench test test-guest matrix clean
 
 setup: apt-packages node-modules build
 
@@ -46,6 +47,14 @@ test: setup
 # Only the guest run (HOOKBENCH_TEST_GUEST_KERNEL=6.12 for another Debian line).
 test-guest: setup
 	@npx vitest run test/guest.test.ts
+
+# The jobs of .github/workflows/kernel-matrix.yml one after another on this machine, then their merged
+# report: make matrix KERNELS="6.1 6.12" [HOST=1] [MECHANISMS=a,b] [WORKLOADS=x,y] [MAX_TIME=120]
+# [LATENCY_CYCLES=n] [ACCEL=auto|kvm|tcg] [MATRIX_OUT=dir]. The variables reach the scripts through
+# the environment, never pasted into a recipe, and the scripts check them (scripts/matrix/lib.sh).
+export KERNELS HOST MECHANISMS WORKLOADS MAX_TIME LATENCY_CYCLES ACCEL MATRIX_OUT
+matrix:
+	@scripts/matrix/local.sh
 
 clean:
 	rm -rf dist build test-artifacts

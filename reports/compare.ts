@@ -1,9 +1,11 @@
 import type { Cell, Estimate, Results } from '../bench/results.js';
 import { blockDifferenceCi, mannWhitney, type RankTest } from '../bench/statistics.js';
-import { hasOverhead } from './model.js';
+import { cellKey, cellViews, hasOverhead, shownCells, type CellView } from './model.js';
+import { environmentLabels, environmentsOf, runViews, type RunView } from './runs.js';
 
 /**
- * BASE vs NEW, cell by cell (same mechanism and workload): how the overhead moved. As in the cells
+ * BASE vs NEW, cell by cell (same mechanism and workload; and the same host/kernel when either side
+ * is a set of several hosts/kernels, e.g. two merged reports): how the overhead moved. As in the cells
  * themselves, blocks are the independent units: the change is the difference of the cells'
  * overheads (each the mean of its block medians, `stats.blockOverheads`) with a Welch t interval over
  * the blocks, and the rank test compares the block medians. A change is called only when its whole
@@ -15,6 +17,8 @@ export type ChangeStatus = 'regressed' | 'improved' | 'no significant change' | 
 export interface CellComparison {
   mechanism: string;
   workload: string;
+  /** The host/kernel, when cells are matched by it (Comparison.byEnvironment); null otherwise. */
+  environment: string | null;
   status: ChangeStatus;
   base: Cell | null;
   next: Cell | null;
@@ -26,13 +30,21 @@ export interface CellComparison {
 }
 
 export interface Comparison {
-  base: Results;
-  next: Results;
+  /** BASE's inputs, in the order given: one run, or a set (several results, a merged report). */
+  base: RunView[];
+  next: RunView[];
+  /**
+   * Cells are matched by host/kernel as well as mechanism and workload: either side holds several
+   * hosts/kernels. With one on each side they are compared whatever they are (a kernel upgrade).
+   */
+  byEnvironment: boolean;
   /** Percentage points a change must clear, beyond its CI, to count. */
   noise: number;
   confidence: number;
-  /** What differs between the two runs' contexts: "kernel: 6.1.0 → 6.18.0". */
+  /** What differs between the two sides' contexts: "kernel: 6.1.0 → 6.18.0"; per host/kernel when matched by it. */
   contextChanges: string[];
+  /** Cells a side holds in several inputs for one host/kernel, and which input's was compared. */
+  duplicates: string[];
   cells: CellComparison[];
 }
 
@@ -42,19 +54,46 @@ export interface CompareOptions {
   confidence: number;
 }
 
-const cellKey = (cell: Cell) => `${cell.mechanism}\u0000${cell.workload}`;
+type Fact = [label: string, of: (r: Results) => string];
 
-function contextChanges(base: Results, next: Results): string[] {
-  const facts: [string, (r: Results) => string][] = [
-    ['kernel', (r) => r.environment.kernelRelease],
-    ['machine', (r) => r.environment.hostname],
-    ['CPU', (r) => `${r.environment.cpuModel}, ${r.environment.vcpus} vCPUs`],
-    ['virtualisation', (r) => [r.environment.virtualization, r.environment.accel].filter(Boolean).join(', ') || 'none'],
-    ['hookbench', (r) => `${r.environment.hookbench.version}${r.environment.hookbench.commit ? ` (${r.environment.hookbench.commit.slice(0, 12)})` : ''}`],
-    ['budget', (r) => `${r.options.budget} %`],
-    ['run length', (r) => `${r.options.runMs} ms`],
-  ];
-  return facts.flatMap(([label, of]) => (of(base) === of(next) ? [] : [`${label}: ${of(base)} → ${of(next)}`]));
+const CONTEXT_FACTS: Fact[] = [
+  ['kernel', (r) => r.environment.kernelRelease],
+  ['machine', (r) => r.environment.hostname],
+  ['CPU', (r) => `${r.environment.cpuModel}, ${r.environment.vcpus} vCPUs`],
+  ['virtualisation', (r) => [r.environment.virtualization, r.environment.accel].filter(Boolean).join(', ') || 'none'],
+  ['hookbench', (r) => `${r.environment.hookbench.version}${r.environment.hookbench.commit ? ` (${r.environment.hookbench.commit.slice(0, 12)})` : ''}`],
+  ['budget', (r) => `${r.options.budget} %`],
+  ['run length', (r) => `${r.options.runMs} ms`],
+];
+
+/** Within one host/kernel, kernel and machine are the same by definition. */
+const WITHIN_ENVIRONMENT_FACTS = CONTEXT_FACTS.filter(([label]) => label !== 'kernel' && label !== 'machine');
+
+/** "hookbench: 0.1.0 → 0.2.0" for each fact whose values (all of a side's runs', " / " between) differ. */
+function factChanges(base: readonly RunView[], next: readonly RunView[], facts: readonly Fact[]): string[] {
+  const values = (runs: readonly RunView[], of: Fact[1]) => [...new Set(runs.map((run) => of(run.results)))].join(' / ');
+  return facts.flatMap(([label, of]) => {
+    const [before, after] = [values(base, of), values(next, of)];
+    return before === after ? [] : [`${label}: ${before} → ${after}`];
+  });
+}
+
+/** Per host/kernel present on both sides, prefixed with its label, when cells are matched by it; else between the sides. */
+function contextChanges(base: readonly RunView[], next: readonly RunView[], labels: Map<string, string>, byEnvironment: boolean): string[] {
+  if (!byEnvironment) return factChanges(base, next, CONTEXT_FACTS);
+  return [...labels].flatMap(([key, label]) => {
+    const [before, after] = [base, next].map((runs) => runs.filter((run) => run.environment.key === key));
+    if (before.length === 0 || after.length === 0) return [];
+    return factChanges(before, after, WITHIN_ENVIRONMENT_FACTS).map((change) => `${label}: ${change}`);
+  });
+}
+
+function duplicateLines(side: string, cells: readonly CellView[], labels: Map<string, string>): string[] {
+  return cells.flatMap((c) =>
+    c.duplicate && c.shown
+      ? [`${side}: ${c.mechanism} × ${c.workload} on ${labels.get(c.run.environment.key)} is in ${c.duplicate.runs.map((r) => r.label).join(' and ')}; compared: ${c.duplicate.shown.label} (${c.duplicate.why})`]
+      : [],
+  );
 }
 
 function unusable(cell: Cell, side: string): string | null {
@@ -74,8 +113,8 @@ function statusOf(change: Estimate, noise: number): ChangeStatus {
   return 'no significant change';
 }
 
-function compareCell(base: Cell, next: Cell, options: CompareOptions): CellComparison {
-  const common = { mechanism: base.mechanism, workload: base.workload, base, next };
+function compareCell(base: Cell, next: Cell, environment: string | null, options: CompareOptions): CellComparison {
+  const common = { mechanism: base.mechanism, workload: base.workload, environment, base, next };
   const reason = [unusable(base, 'BASE'), unusable(next, 'NEW')].filter(Boolean).join('; ');
   if (reason || !base.stats || !next.stats) {
     return { ...common, status: 'not comparable', change: null, rankTest: null, reason: reason || 'no statistics' };
@@ -88,22 +127,52 @@ function compareCell(base: Cell, next: Cell, options: CompareOptions): CellCompa
   return { ...common, status: statusOf(change, options.noise), change, rankTest: mannWhitney(after, before), reason: null };
 }
 
-function oneSided(cell: Cell, status: 'only in BASE' | 'only in NEW'): CellComparison {
+function oneSided(cell: Cell, environment: string | null, status: 'only in BASE' | 'only in NEW'): CellComparison {
   const sides = status === 'only in BASE' ? { base: cell, next: null } : { base: null, next: cell };
-  return { mechanism: cell.mechanism, workload: cell.workload, status, ...sides, change: null, rankTest: null, reason: null };
+  return { mechanism: cell.mechanism, workload: cell.workload, environment, status, ...sides, change: null, rankTest: null, reason: null };
 }
 
+/** "tracepoint × mprotect", with " @ <host/kernel>" when cells are matched by host/kernel. */
+export function comparedCellName(c: CellComparison): string {
+  return `${c.mechanism} × ${c.workload}${c.environment ? ` @ ${c.environment}` : ''}`;
+}
+
+/** BASE vs NEW, one results document each. */
 export function compareResults(base: Results, next: Results, options: CompareOptions): Comparison {
-  const nextByKey = new Map(next.cells.map((c) => [cellKey(c), c]));
-  const baseKeys = new Set(base.cells.map(cellKey));
+  return compareSets([base], [next], options);
+}
+
+/**
+ * BASE vs NEW, each one or several results documents. A cell measured by several inputs of a side
+ * for one host/kernel is compared once, with the measurement the report would show (CellView.shown).
+ */
+export function compareSets(base: readonly Results[], next: readonly Results[], options: CompareOptions): Comparison {
+  const [baseRuns, nextRuns] = [runViews(base), runViews(next)];
+  const byEnvironment = environmentsOf(baseRuns).length > 1 || environmentsOf(nextRuns).length > 1;
+  const labels = environmentLabels([...base, ...next]);
+  const [baseCells, nextCells] = [cellViews(base), cellViews(next)];
+  const key = (view: CellView) => (byEnvironment ? cellKey(view) : JSON.stringify([view.mechanism, view.workload]));
+  const environment = (view: CellView) => (byEnvironment ? labels.get(view.run.environment.key)! : null);
+  const [baseShown, nextShown] = [shownCells(baseCells), shownCells(nextCells)];
+  const nextByKey = new Map(nextShown.map((view) => [key(view), view]));
+  const baseKeys = new Set(baseShown.map(key));
   const cells = [
-    ...base.cells.map((cell) => {
-      const partner = nextByKey.get(cellKey(cell));
-      return partner ? compareCell(cell, partner, options) : oneSided(cell, 'only in BASE');
+    ...baseShown.map((view) => {
+      const partner = nextByKey.get(key(view));
+      return partner ? compareCell(view.cell, partner.cell, environment(view), options) : oneSided(view.cell, environment(view), 'only in BASE');
     }),
-    ...next.cells.filter((c) => !baseKeys.has(cellKey(c))).map((c) => oneSided(c, 'only in NEW')),
+    ...nextShown.filter((view) => !baseKeys.has(key(view))).map((view) => oneSided(view.cell, environment(view), 'only in NEW')),
   ];
-  return { base, next, noise: options.noise, confidence: options.confidence, contextChanges: contextChanges(base, next), cells };
+  return {
+    base: baseRuns,
+    next: nextRuns,
+    byEnvironment,
+    noise: options.noise,
+    confidence: options.confidence,
+    contextChanges: contextChanges(baseRuns, nextRuns, labels, byEnvironment),
+    duplicates: [...duplicateLines('BASE', baseCells, labels), ...duplicateLines('NEW', nextCells, labels)],
+    cells,
+  };
 }
 
 /** A CI gate: 1 when any cell confidently regressed, else 0. */

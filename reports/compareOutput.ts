@@ -2,17 +2,20 @@ import type { Cell } from '../bench/results.js';
 import { EXACT_RANK_TEST_LIMIT, ROUNDS_PER_BLOCK } from '../bench/statistics.js';
 import { changeChart } from './charts/change.js';
 import type { Chart } from './charts/types.js';
-import type { CellComparison, ChangeStatus, Comparison } from './compare.js';
+import { comparedCellName, type CellComparison, type ChangeStatus, type Comparison } from './compare.js';
 import { percentNumber, percentWithCi } from './format.js';
-import { chartFigure, escapeHtml, htmlPage, htmlTable } from './htmlPage.js';
+import { chartFigure, escapeHtml, figureHtml, htmlPage, htmlTable } from './htmlPage.js';
 import { markdownTable } from './markdown.js';
 import { hasOverhead } from './model.js';
+import type { RunView } from './runs.js';
 import { ansi, textTable, type TextColumn } from './table.js';
 
 /** compare's three outputs (terminal, compare.md, compare.html), all from the same text rows. */
 
 interface ComparisonRow {
   cell: string;
+  /** The host/kernel when cells are matched by it, else "". */
+  environment: string;
   base: string;
   next: string;
   change: string;
@@ -22,6 +25,11 @@ interface ComparisonRow {
 }
 
 const HEADERS = ['cell', 'BASE overhead', 'NEW overhead', 'change [95 % CI]', 'rank test p', 'status', 'note'];
+
+/** A host/kernel column after the cell when cells are matched by host/kernel. */
+function headers(comparison: Comparison): string[] {
+  return comparison.byEnvironment ? [HEADERS[0], 'host/kernel', ...HEADERS.slice(1)] : HEADERS;
+}
 
 function overheadOf(cell: Cell | null): string {
   if (!cell) return '—';
@@ -35,6 +43,7 @@ function pValue(p: number): string {
 function row(c: CellComparison): ComparisonRow {
   return {
     cell: `${c.mechanism} × ${c.workload}`,
+    environment: c.environment ?? '',
     base: overheadOf(c.base),
     next: overheadOf(c.next),
     change: c.change ? `${percentNumber(c.change.value)} pp [${percentNumber(c.change.ciLow)}, ${percentNumber(c.change.ciHigh)}]` : '—',
@@ -48,28 +57,40 @@ function rows(comparison: Comparison): ComparisonRow[] {
   return comparison.cells.map(row);
 }
 
-const cellsOf = (r: ComparisonRow) => [r.cell, r.base, r.next, r.change, r.p, r.status, r.note];
+function cellsOf(r: ComparisonRow, byEnvironment: boolean): string[] {
+  return [r.cell, ...(byEnvironment ? [r.environment] : []), r.base, r.next, r.change, r.p, r.status, r.note];
+}
 
-function describeRun(label: string, c: Comparison['base']): string {
-  const env = c.environment;
-  return `${label}: ${env.kernelRelease} on ${env.hostname}, hookbench ${env.hookbench.version}, started ${c.startedAt}`;
+function describeInput(run: RunView): string {
+  const env = run.results.environment;
+  return `${env.kernelRelease} on ${env.hostname}, hookbench ${env.hookbench.version}, started ${run.results.startedAt}`;
+}
+
+/** One input: its kernel, host, version and start; a set: each input by its label, then the same. */
+function describeSide(side: string, runs: readonly RunView[]): string {
+  if (runs.length === 1) return `${side}: ${describeInput(runs[0])}`;
+  return `${side}: ${runs.length} inputs: ${runs.map((run) => `${run.label} (${describeInput(run)})`).join('; ')}`;
+}
+
+function contextLines(comparison: Comparison): string[] {
+  const matching = comparison.byEnvironment ? ['Cells matched by host/kernel, mechanism and workload.'] : [];
+  if (comparison.contextChanges.length) return [...matching, `Different contexts, read the changes with that in mind: ${comparison.contextChanges.join('; ')}`];
+  return [...matching, comparison.byEnvironment ? 'Same hookbench version and options on every host/kernel of both sides.' : 'Same kernel, machine and hookbench version.'];
 }
 
 /** What changed between the runs, then the one-line answer: the lines every output opens with. */
 function comparisonHeadline(comparison: Comparison): string[] {
   const counts = new Map<ChangeStatus, number>();
   for (const c of comparison.cells) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
-  const regressed = comparison.cells.filter((c) => c.status === 'regressed').map((c) => `${c.mechanism} × ${c.workload}`);
-  const context = comparison.contextChanges.length
-    ? [`Different contexts, read the changes with that in mind: ${comparison.contextChanges.join('; ')}`]
-    : ['Same kernel, machine and hookbench version.'];
+  const regressed = comparison.cells.filter((c) => c.status === 'regressed').map(comparedCellName);
   const answer = regressed.length
     ? `REGRESSED beyond the ±${comparison.noise} pp noise allowance: ${regressed.join(', ')}`
     : `No confident regression (a change counts only when its whole CI clears ±${comparison.noise} pp).`;
   return [
-    describeRun('BASE', comparison.base),
-    describeRun('NEW', comparison.next),
-    ...context,
+    describeSide('BASE', comparison.base),
+    describeSide('NEW', comparison.next),
+    ...contextLines(comparison),
+    ...comparison.duplicates.map((line) => `Measured twice: ${line}`),
     [...counts.entries()].map(([status, n]) => `${n} ${status}`).join(', '),
     answer,
   ];
@@ -77,16 +98,21 @@ function comparisonHeadline(comparison: Comparison): string[] {
 
 const STATUS_ANSI: Partial<Record<ChangeStatus, Parameters<typeof ansi>[0]>> = { regressed: 'red', improved: 'green', 'not comparable': 'grey' };
 
+const FIGURE_HEADERS: ReadonlySet<string> = new Set(HEADERS.slice(1, 5));
+
 export function comparisonTable(comparison: Comparison, colour: boolean): string {
-  const columns: TextColumn[] = HEADERS.map((header, i) => ({ header, align: i >= 1 && i <= 4 ? 'right' : 'left' }));
+  const names = headers(comparison);
+  const columns: TextColumn[] = names.map((header) => ({ header, align: FIGURE_HEADERS.has(header) ? 'right' : 'left' }));
+  const statusColumn = names.indexOf('status');
   const data = rows(comparison);
   const colourer = colour
     ? (text: string, r: number, column: number) => {
         const hue = STATUS_ANSI[data[r].status];
-        return column === 5 && hue ? ansi(hue, text) : text;
+        return column === statusColumn && hue ? ansi(hue, text) : text;
       }
     : undefined;
-  return [...comparisonHeadline(comparison), '', textTable(columns, data.map(cellsOf), colourer)].join('\n');
+  const cells = data.map((r) => cellsOf(r, comparison.byEnvironment));
+  return [...comparisonHeadline(comparison), '', textTable(columns, cells, colourer)].join('\n');
 }
 
 /** How the figures were computed; the same sentence in compare.md and compare.html. */
@@ -106,7 +132,7 @@ export function comparisonMarkdown(comparison: Comparison, chartImage: string | 
   const sections = [
     '# hookbench compare',
     comparisonHeadline(comparison).map((line) => `- ${line}`).join('\n'),
-    markdownTable(HEADERS, rows(comparison).map(cellsOf)),
+    markdownTable(headers(comparison), rows(comparison).map((r) => cellsOf(r, comparison.byEnvironment))),
     method(comparison),
     ...(chartImage ? [`![Change in overhead](${chartImage})`] : []),
   ];
@@ -118,22 +144,22 @@ export function comparisonChart(comparison: Comparison): Chart | null {
   return spec ? { name: 'compare', title: 'Change in overhead, BASE → NEW', spec } : null;
 }
 
-/** Figures never wrap inside; a called change is in bold. */
-function htmlCells(r: ComparisonRow): string[] {
-  const [cell, base, next, change, p, status, note] = cellsOf(r).map(escapeHtml);
+/** Figures wrap only between value and CI; a called change is in bold. */
+function htmlCells(r: ComparisonRow, byEnvironment: boolean): string[] {
   const called = r.status === 'regressed' || r.status === 'improved';
   return [
-    `<span class="cell">${cell}</span>`,
-    ...[base, next, change, p].map((figure) => `<span class="num">${figure}</span>`),
-    called ? `<strong>${status}</strong>` : status,
-    `<span class="note">${note}</span>`,
+    `<span class="cell">${escapeHtml(r.cell)}</span>`,
+    ...(byEnvironment ? [escapeHtml(r.environment)] : []),
+    ...[r.base, r.next, r.change, r.p].map(figureHtml),
+    called ? `<strong>${escapeHtml(r.status)}</strong>` : escapeHtml(r.status),
+    `<span class="note">${escapeHtml(r.note)}</span>`,
   ];
 }
 
 export async function comparisonHtml(comparison: Comparison): Promise<string> {
   const chart = comparisonChart(comparison);
   const headline = comparisonHeadline(comparison).map((line) => `<p class="lede">${escapeHtml(line)}</p>`).join('\n');
-  const table = htmlTable(HEADERS, rows(comparison).map(htmlCells));
+  const table = htmlTable(headers(comparison), rows(comparison).map((r) => htmlCells(r, comparison.byEnvironment)));
   const body = [
     '<h1>hookbench compare</h1>',
     headline,

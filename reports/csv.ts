@@ -1,9 +1,10 @@
 import { PERF_COUNTERS, type Results, type RunSample } from '../bench/results.js';
 import { migrated } from '../bench/statistics.js';
-import { runViews } from './model.js';
+import { runViews } from './runs.js';
 
 /**
- * results.csv: one row per round and arm, tidy, for people's own notebooks. Empty field = no
+ * results.csv: one row per round and arm, tidy, for people's own notebooks; `input` tells the
+ * inputs of a merged report apart (its host/kernel label, "#n" when several share one). Empty field = no
  * value (a counter the machine cannot count, events on a baseline run). The cell's block figures
  * (blocks, between_block_sd_pp, look_confidence, migrated_runs) repeat on each of its rows and are
  * empty for a cell without statistics.
@@ -25,7 +26,7 @@ function perfColumns(results: readonly Results[]): string[] {
 }
 
 const FIXED_COLUMNS = [
-  'kernel', 'mechanism', 'workload', 'hook_point', 'verdict', 'blocks', 'between_block_sd_pp', 'look_confidence', 'migrated_runs',
+  'input', 'host', 'kernel', 'vm_accel', 'mechanism', 'workload', 'hook_point', 'verdict', 'blocks', 'between_block_sd_pp', 'look_confidence', 'migrated_runs',
   'round', 'block', 'cpu', 'arm', 'order_position', 'started_at_ms', 'ops', 'ns', 'ns_per_op', 'events', 'in_program_ns', 'attach_ms', 'detach_ms',
   'cpu_start', 'cpu_end', 'migrated', 'outlier_round',
 ];
@@ -42,7 +43,7 @@ export function resultsCsv(results: readonly Results[]): string {
         for (const arm of ['baseline', 'probed'] as const) {
           const sample: RunSample = round[arm];
           const fields: Field[] = [
-            run.label, cell.mechanism, cell.workload, cell.hookPoint, cell.verdict,
+            run.label, run.results.environment.hostname, run.results.environment.kernelRelease, run.results.environment.accel, cell.mechanism, cell.workload, cell.hookPoint, cell.verdict,
             stats?.blocks, stats?.betweenBlockSd, stats?.lookConfidence, stats?.migratedRuns,
             round.index, round.block, round.cpu, arm, round.order.indexOf(arm) + 1, sample.startedAt, sample.ops, sample.ns, sample.nsPerOp,
             sample.events, sample.inProgramNs, sample.attachMs, sample.detachMs,

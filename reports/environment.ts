@@ -10,7 +10,8 @@ export type Fact = [label: string, value: string];
 
 const orNone = (value: string | null | undefined) => (value === null || value === undefined || value === '' ? '—' : value);
 
-function hookbenchVersion(results: Results): string {
+/** "0.1.0 (0123456789ab)": the version, and the commit when known. */
+export function hookbenchVersion(results: Results): string {
   const { version, commit } = results.environment.hookbench;
   return commit ? `${version} (${commit.slice(0, 12)})` : version;
 }

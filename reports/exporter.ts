@@ -15,12 +15,14 @@ export const REPORT_FILES = {
 } as const;
 
 export interface ReportInput {
-  /** One run, or several (a kernel matrix). */
+  /** One run, or several (a kernel matrix, many hosts: a merged report). */
   results: Results[];
   /** The charts the data has something for, built once for every exporter. */
   charts: Chart[];
-  /** The results.json file(s) the report was made from, relative to the output directory. */
+  /** Each input's results.json, relative to the output directory, in the order of `results`. */
   jsonFiles: string[];
+  /** Where each input was read from, as the user named it; empty when not known. */
+  sources: string[];
 }
 
 export interface Exporter {

@@ -44,13 +44,18 @@ export function countText(value: number): string {
 }
 
 /** "+20.3 %" */
-function percent(value: number): string {
+export function percent(value: number): string {
   return `${percentNumber(value)} %`;
+}
+
+/** "[+18.9, +21.6]": an estimate's CI, its ends formatted by `figure`. */
+export function ciText(estimate: Estimate, figure: (value: number) => string = percentNumber): string {
+  return `[${figure(estimate.ciLow)}, ${figure(estimate.ciHigh)}]`;
 }
 
 /** "+20.3 % [+18.9, +21.6]": the headline overhead with its 95 % CI. */
 export function percentWithCi(estimate: Estimate): string {
-  return `${percent(estimate.value)} [${percentNumber(estimate.ciLow)}, ${percentNumber(estimate.ciHigh)}]`;
+  return `${percent(estimate.value)} ${ciText(estimate)}`;
 }
 
 /** Nanoseconds, grouped, with one decimal below 10 ns: "468", "25,500", "5.2". */
@@ -60,7 +65,7 @@ export function nsNumber(value: number): string {
 
 /** "468 ns [401, 530]" */
 export function nsWithCi(estimate: Estimate): string {
-  return `${nsNumber(estimate.value)} ns [${nsNumber(estimate.ciLow)}, ${nsNumber(estimate.ciHigh)}]`;
+  return `${nsNumber(estimate.value)} ns ${ciText(estimate, nsNumber)}`;
 }
 
 /** Three significant digits, grouped from 1,000 up: "1.00", "0.000412", "12,300". */

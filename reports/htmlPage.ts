@@ -44,6 +44,20 @@ export function htmlTable(headers: readonly string[], rows: readonly (readonly s
   return `<div class="table-wrap"><table${className ? ` class="${className}"` : ''}>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table></div>`;
 }
 
+/** Where a figure may wrap: before its CI, and after a comma outside the CI ("4 blocks, sd 0.8 pp"). */
+const FIGURE_BREAKS = / (?=\[)|(?<=,) (?![^[]*\])/;
+
+/**
+ * A figure that never wraps inside a value ("+20.3 %", "[+18.9, +21.6]", "4 blocks,", "sd 0.8 pp")
+ * but may between them: what keeps a wide table within the page.
+ */
+export function figureHtml(text: string): string {
+  return text
+    .split(FIGURE_BREAKS)
+    .map((part) => `<span class="num">${escapeHtml(part)}</span>`)
+    .join(' ');
+}
+
 export function verdictBadge(verdict: string): string {
   return `<span class="badge verdict-${escapeHtml(verdict)}">${escapeHtml(verdict)}</span>`;
 }
@@ -82,9 +96,17 @@ ${VERDICT_STYLES}
 .verdict-INCONCLUSIVE,.verdict-UNSUPPORTED{color:#222}
 figure.chart{margin:18px 0 28px;overflow-x:auto}
 figure.chart figcaption{font-size:12px;color:#555;margin-top:4px}
-.note{color:#555}
+.note{color:#555;overflow-wrap:anywhere}
 td:last-child{min-width:180px}
 .table-wrap{overflow-x:auto}
+table.facts td{overflow-wrap:anywhere}
+.warnings{background:#fff6d6;border:1px solid #e3b600;border-radius:4px;padding:8px 14px;margin:12px 0}
+.warnings ul{margin:4px 0 0;padding-left:20px}
+table.pivot td{min-width:0}
+table.pivot .ci{display:block;font-size:11px;color:#555}
+table.pivot ol.ranking{margin:0;padding-left:20px}
+table.pivot ol.ranking .ci{display:inline}
+.dup{font-size:11px;background:#ececec;border-radius:3px;padding:0 4px;color:#444;white-space:nowrap}
 .method p{max-width:900px}
 footer{margin-top:40px;font-size:12px;color:#777}
 #vg-tooltip-element{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;font-size:12px}

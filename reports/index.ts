@@ -11,10 +11,13 @@ export const EXPORTERS: readonly Exporter[] = [csvExporter, markdownExporter, ht
 
 export interface WriteReportsOptions {
   /**
-   * The results.json file(s) the results were read from, linked from the documents. Default: the
-   * output directory's own results.json when it has one (what `hookbench run` leaves there).
+   * Each input's results.json, in the order of the results, linked from the documents (for a merged
+   * report, the copies kept beside it). Default: the output directory's own results.json when it has
+   * one (what `hookbench run` leaves there).
    */
   jsonPaths?: string[];
+  /** Where each input was read from, as the user named it, when that is not the linked file. */
+  sources?: string[];
 }
 
 async function defaultJsonPaths(outDir: string): Promise<string[]> {
@@ -33,13 +36,13 @@ function linkFrom(outDir: string, path: string): string {
 
 /**
  * Writes report.html, summary.md, results.csv and charts/<chart>.{vl.json,svg,png} for one run
- * or a kernel matrix into outDir (created if missing); returns the paths written.
+ * or several (a kernel matrix, many hosts) into outDir (created if missing); returns the paths written.
  */
 export async function writeReports(results: Results[], outDir: string, options: WriteReportsOptions = {}): Promise<string[]> {
   if (results.length === 0) throw new Error('writeReports needs at least one results document');
   await mkdir(outDir, { recursive: true });
   const jsonPaths = options.jsonPaths ?? (await defaultJsonPaths(outDir));
-  const input = { results, charts: buildCharts(results), jsonFiles: jsonPaths.map((p) => linkFrom(outDir, p)) };
+  const input = { results, charts: buildCharts(results), jsonFiles: jsonPaths.map((p) => linkFrom(outDir, p)), sources: options.sources ?? [] };
   const written = await Promise.all(EXPORTERS.map((exporter) => exporter.write(input, outDir)));
   return written.flat();
 }

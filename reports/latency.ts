@@ -1,6 +1,6 @@
 import type { Latency, LatencyStats, MechanismLatency, Results } from '../bench/results.js';
 import { countText, marginPercent, msText } from './format.js';
-import { runViews } from './model.js';
+import { runViews } from './runs.js';
 import { textTable } from './table.js';
 
 /**
@@ -32,7 +32,7 @@ function latencyRow(latency: MechanismLatency, kernel: string): LatencyRow {
   return { ...common, figures: LATENCY_FIGURE_HEADERS.map(() => NONE), note: `${latency.status}: ${latency.reason}` };
 }
 
-/** What summary.md and report.html show: every run's rows (a kernel column for several runs) and how they were made. */
+/** What summary.md and report.html show: every run's rows (a host/kernel column for several runs) and how they were made. */
 export interface LatencyReport {
   rows: LatencyRow[];
   several: boolean;
@@ -49,7 +49,7 @@ export function latencyReport(results: readonly Results[]): LatencyReport | null
 
 /** Headers and cells of the document tables: the kernel column only for several runs. */
 export function latencyHeaders(several: boolean): string[] {
-  return ['mechanism', ...(several ? ['kernel'] : []), ...LATENCY_FIGURE_HEADERS, 'note'];
+  return ['mechanism', ...(several ? ['host/kernel'] : []), ...LATENCY_FIGURE_HEADERS, 'note'];
 }
 
 export function latencyCells(row: LatencyRow, several: boolean): string[] {

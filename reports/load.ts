@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ResultsSchema, SCHEMA_VERSION, type Results } from '../bench/results.js';
 
@@ -11,15 +11,34 @@ export interface LoadedResults {
   jsonPath: string;
 }
 
-async function resolveJsonPath(path: string): Promise<string> {
+/** Where a merged report keeps each input's results.json: <report>/inputs/<input>/results.json. */
+export const MERGED_INPUTS_DIR = 'inputs';
+
+const isFile = async (path: string) => (await stat(path).catch(() => null))?.isFile() ?? false;
+
+/** The results.json files of a merged report directory, in name order; none when it is not one. */
+export async function mergedInputPaths(dir: string): Promise<string[]> {
+  const inputs = join(dir, MERGED_INPUTS_DIR);
+  const names = await readdir(inputs).catch(() => [] as string[]);
+  const paths = names.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).map((name) => join(inputs, name, 'results.json'));
+  const present = await Promise.all(paths.map(isFile));
+  return paths.filter((_, i) => present[i]);
+}
+
+/**
+ * The results.json files a path stands for: a file itself; a results directory's results.json; or,
+ * for a directory without one, the inputs of the merged report it holds.
+ */
+async function resolveJsonPaths(path: string): Promise<string[]> {
   const info = await stat(path).catch(() => {
     throw new ResultsInputError(`${path}: no such file or directory`);
   });
-  if (!info.isDirectory()) return path;
+  if (!info.isDirectory()) return [path];
   const jsonPath = join(path, 'results.json');
-  const found = await stat(jsonPath).catch(() => null);
-  if (!found?.isFile()) throw new ResultsInputError(`${path}: no results.json in this directory`);
-  return jsonPath;
+  if (await isFile(jsonPath)) return [jsonPath];
+  const merged = await mergedInputPaths(path);
+  if (merged.length === 0) throw new ResultsInputError(`${path}: no results.json in this directory (nor ${MERGED_INPUTS_DIR}/*/results.json of a merged report)`);
+  return merged;
 }
 
 function parseJson(text: string, jsonPath: string): unknown {
@@ -43,7 +62,17 @@ function describeForeign(document: unknown): string | null {
 
 /** Reads a results directory (its results.json) or a results.json file, validated against the schema. */
 export async function loadResults(path: string): Promise<LoadedResults> {
-  const jsonPath = await resolveJsonPath(path);
+  const jsonPaths = await resolveJsonPaths(path);
+  if (jsonPaths.length > 1) throw new ResultsInputError(`${path}: a merged report of ${jsonPaths.length} inputs; name one of its ${MERGED_INPUTS_DIR}/*/results.json`);
+  return loadJson(jsonPaths[0]);
+}
+
+/** Every results document a path stands for: one for a results file or directory, each input of a merged report. */
+export async function loadResultsSet(path: string): Promise<LoadedResults[]> {
+  return Promise.all((await resolveJsonPaths(path)).map(loadJson));
+}
+
+async function loadJson(jsonPath: string): Promise<LoadedResults> {
   const text = await readFile(jsonPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
     throw new ResultsInputError(`${jsonPath}: cannot read (${error.code ?? error.message})`);
   });

@@ -1,18 +1,25 @@
 import { VERDICTS, type Cell, type CellStats, type Results, type Verdict } from '../bench/results.js';
+import { runViews, type RunView } from './runs.js';
 
 /**
- * The one view of a results document that every report draws from: which run (kernel) a cell
- * belongs to, what to call it, and whether it has an overhead to show at all. An INVALID,
- * UNSUPPORTED or ERROR cell has none, even when its stats exist: the probe did not count what the
- * cell is about, so its timing difference is not the hook's cost.
+ * The one view of results documents that every report draws from: which input (and host/kernel) a
+ * cell belongs to, what to call it, whether another input measured it too, and whether it has an
+ * overhead to show at all. An INVALID, UNSUPPORTED or ERROR cell has none, even when its stats exist:
+ * the probe did not count what the cell is about, so its timing difference is not the hook's cost.
  */
 
 const VERDICTS_WITH_OVERHEAD: ReadonlySet<Verdict> = new Set(['PASS', 'FAIL', 'INCONCLUSIVE']);
 
-export interface RunView {
-  /** Tells runs apart in a kernel matrix: the kernel release, then accel, host or position if needed. */
-  label: string;
-  results: Results;
+/**
+ * The same cell (mechanism and workload) on the same host and kernel in more than one input. Both
+ * stay in the detailed tables; the summary and the charts show one: the one started last (a rerun
+ * supersedes), or, started at the same moment, the one given last.
+ */
+export interface DuplicateCell {
+  /** Every input holding this cell, in the order given. */
+  runs: RunView[];
+  shown: RunView;
+  why: 'started later' | 'given later';
 }
 
 export interface CellView {
@@ -20,46 +27,51 @@ export interface CellView {
   cell: Cell;
   mechanism: string;
   workload: string;
-  /** "tracepoint × mprotect", with " @ <kernel>" when several runs are reported together. */
+  /** "tracepoint × mprotect", with " @ <host/kernel>" when several inputs are reported together. */
   name: string;
-  /** The mechanism, with " @ <kernel>" when several runs are reported together. */
+  /** The mechanism, with " @ <host/kernel>" when several inputs are reported together. */
   series: string;
   verdict: Verdict;
   reason: string | null;
   /** The statistics to show as an overhead; null when the verdict says there is none to show. */
   measured: CellStats | null;
   budget: number;
+  duplicate: DuplicateCell | null;
+  /** False for a duplicate that another input's measurement stands for in the summary and charts. */
+  shown: boolean;
 }
 
 export function hasOverhead(cell: Cell): cell is Cell & { stats: CellStats } {
   return cell.stats !== null && VERDICTS_WITH_OVERHEAD.has(cell.verdict);
 }
 
-function kernelName(results: Results): string {
-  const { kernelRelease, accel } = results.environment;
-  return accel ? `${kernelRelease} (${accel})` : kernelRelease;
+function duplicateOf(runs: RunView[]): DuplicateCell {
+  const started = (run: RunView) => Date.parse(run.results.startedAt);
+  const latest = Math.max(...runs.map(started));
+  const candidates = runs.filter((run) => started(run) === latest);
+  return { runs, shown: candidates[candidates.length - 1], why: candidates.length > 1 ? 'given later' : 'started later' };
 }
 
-/** Labels that are unique: kernel first, then the host, then the position as the last resort. */
-function uniqueLabels(results: readonly Results[]): string[] {
-  const counts = (labels: string[]) => labels.reduce((m, l) => m.set(l, (m.get(l) ?? 0) + 1), new Map<string, number>());
-  let labels = results.map(kernelName);
-  let seen = counts(labels);
-  labels = labels.map((label, i) => (seen.get(label)! > 1 ? `${label} on ${results[i].environment.hostname}` : label));
-  seen = counts(labels);
-  return labels.map((label, i) => (seen.get(label)! > 1 ? `${label} #${i + 1}` : label));
+/** Cells keyed by host/kernel, mechanism and workload; a key held by several inputs is a duplicate. */
+function findDuplicates(views: readonly Omit<CellView, 'duplicate' | 'shown'>[]): Map<string, DuplicateCell> {
+  const holders = new Map<string, RunView[]>();
+  for (const view of views) {
+    const key = cellKey(view);
+    holders.set(key, [...(holders.get(key) ?? []), view.run]);
+  }
+  return new Map([...holders].filter(([, runs]) => runs.length > 1).map(([key, runs]) => [key, duplicateOf(runs)]));
 }
 
-export function runViews(results: readonly Results[]): RunView[] {
-  const labels = uniqueLabels(results);
-  return results.map((r, i) => ({ label: labels[i], results: r }));
+/** Identifies a cell across inputs: host/kernel, mechanism, workload. */
+export function cellKey(view: { run: RunView; mechanism: string; workload: string }): string {
+  return JSON.stringify([view.run.environment.key, view.mechanism, view.workload]);
 }
 
 export function cellViews(results: readonly Results[]): CellView[] {
   const several = results.length > 1;
-  return runViews(results).flatMap((run) =>
+  const views = runViews(results).flatMap((run) =>
     run.results.cells.map((cell) => {
-      const suffix = several ? ` @ ${run.label}` : '';
+      const suffix = several ? ` @ ${run.environment.label}` : '';
       return {
         run,
         cell,
@@ -74,6 +86,20 @@ export function cellViews(results: readonly Results[]): CellView[] {
       };
     }),
   );
+  const duplicates = findDuplicates(views);
+  return views.map((view) => {
+    const duplicate = duplicates.get(cellKey(view)) ?? null;
+    return { ...view, duplicate, shown: duplicate === null || duplicate.shown === view.run };
+  });
+}
+
+/**
+ * One cell per host/kernel, mechanism and workload: the shown one of each duplicate, placed where
+ * the cell first appears, so that a rerun given last does not move its cell to the end of a chart.
+ */
+export function shownCells(views: readonly CellView[]): CellView[] {
+  const byKey = new Map(views.filter((v) => v.shown).map((v) => [cellKey(v), v]));
+  return [...new Set(views.map((v) => byKey.get(cellKey(v))!))];
 }
 
 /** The distinct budgets of the runs, ascending (normally just one). */

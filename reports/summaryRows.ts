@@ -10,6 +10,7 @@ export interface SummaryRow {
   cell: string;
   mechanism: string;
   workload: string;
+  /** The input it comes from: its host/kernel, with "#n" when several inputs share one. */
   kernel: string;
   overhead: string;
   nsPerEvent: string;
@@ -29,9 +30,20 @@ export interface SummaryRow {
 
 const NONE = '—';
 
+/** Which other input measured the same cell on the same host/kernel, and which one the summary shows. */
+function duplicateNote(view: CellView): string {
+  const duplicate = view.duplicate;
+  if (!duplicate) return '';
+  if (view.shown) {
+    const others = duplicate.runs.filter((run) => run !== view.run).map((run) => run.label);
+    return `duplicate: also measured in ${others.join(', ')}; the summary and charts show this one (${duplicate.why})`;
+  }
+  return `duplicate: also measured in ${duplicate.shown.label}, which the summary and charts show (${duplicate.why})`;
+}
+
 function notes(view: CellView): string {
   const stats = view.measured;
-  const parts = view.reason ? [view.reason] : [];
+  const parts = [duplicateNote(view), view.reason ?? ''].filter(Boolean);
   if (stats && !stats.precisionReached) parts.push(`precision target not reached (${stats.stopReason})`);
   if (stats && stats.outlierRounds.length > 0) {
     const n = stats.outlierRounds.length;

@@ -52,14 +52,14 @@ export interface CellTableOptions {
   colour: boolean;
 }
 
-/** The cells of one or several runs (a kernel matrix adds a kernel column). */
+/** The cells of one or several runs (several add a host/kernel column: the input each cell comes from). */
 export function cellTable(results: readonly Results[], options: CellTableOptions): string {
   const several = results.length > 1;
   const views = cellViews(results);
   const rows = views.map(summaryRow);
   const columns: TextColumn[] = [
     { header: 'cell' },
-    ...(several ? [{ header: 'kernel' }] : []),
+    ...(several ? [{ header: 'host/kernel' }] : []),
     { header: 'overhead [95 % CI]', align: 'right' },
     { header: 'blocks ± sd' },
     { header: 'ns/event [95 % CI]', align: 'right' },

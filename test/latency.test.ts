@@ -256,12 +256,12 @@ describe('the run report shows the latency (SYNTHETIC results)', () => {
     expect(JSON.stringify((chart.spec as { title: unknown }).title)).toContain('kprobe (unsupported)');
   });
 
-  it('a kernel matrix gets a kernel column; results without latency get no table and no chart', () => {
+  it('a kernel matrix gets a host/kernel series; results without latency get no table and no chart', () => {
     const other = withLatency(syntheticResults({ kernelRelease: '6.1.0-56-amd64', seed: 2 }));
     const charts = buildCharts([single, other]);
     expect(charts.map((c) => c.name)).toContain('latency');
     const points = (charts.find((c) => c.name === 'latency')!.spec as { data: { values: { series: string }[] } }).data.values;
-    expect(points.some((p) => p.series === 'tracepoint @ 6.1.0-56-amd64')).toBe(true);
+    expect(points.some((p) => p.series === 'tracepoint @ synthetic-host 6.1.0-56-amd64')).toBe(true);
     expect(buildCharts([syntheticResults()]).map((c) => c.name)).not.toContain('latency');
   });
 

@@ -161,12 +161,12 @@ describe('collateral chart', () => {
 });
 
 describe('kernels chart', () => {
-  test('absent for one run; one bar per kernel per measured cell for a matrix', async () => {
+  test('absent for one run; one bar per host/kernel per measured cell for a matrix', async () => {
     expect(CHART_BUILDERS.find((b) => b.name === 'kernels')!.build(chartInput([single]))).toBeNull();
     const scene = await renderScene(chart(matrix, 'kernels').spec);
     const bars = scene.marks('rect').filter((b) => b.name === BARS);
     expect(bars.length).toBe(measured(single).length + measured(other).length);
-    expect(new Set(bars.map((b) => b.datum.kernel))).toEqual(new Set(['6.18.0-synthetic', '6.1.0-56-amd64']));
+    expect(new Set(bars.map((b) => b.datum.kernel))).toEqual(new Set(['synthetic-host 6.18.0-synthetic', 'synthetic-host 6.1.0-56-amd64']));
   });
 });
 

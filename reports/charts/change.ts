@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import type { Comparison } from '../compare.js';
+import { comparedCellName, type Comparison } from '../compare.js';
 import { percentNumber } from '../format.js';
 import { CHART_CONFIG, SCHEMA_URL } from './theme.js';
 
@@ -13,7 +13,7 @@ export function changeChart(comparison: Comparison): TopLevelSpec | null {
   const rows = comparison.cells.flatMap((c) =>
     c.change
       ? [{
-          cell: `${c.mechanism} × ${c.workload}`,
+          cell: comparedCellName(c),
           status: c.status,
           change: c.change.value,
           ciLow: c.change.ciLow,

@@ -1,4 +1,5 @@
-import { budgets, cellViews, runViews } from '../model.js';
+import { budgets, cellViews, shownCells } from '../model.js';
+import { environmentsOf, runViews } from '../runs.js';
 import type { Results } from '../../bench/results.js';
 import { collateralChart } from './collateral.js';
 import { kernelsChart } from './kernels.js';
@@ -13,7 +14,8 @@ import type { Chart, ChartBuilder, ChartInput } from './types.js';
 export const CHART_BUILDERS: readonly ChartBuilder[] = [overheadChart, nsPerEventChart, collateralChart, kernelsChart, roundsChart, perfChart, latencyChart];
 
 export function chartInput(results: readonly Results[]): ChartInput {
-  return { cells: cellViews(results), runs: runViews(results), budgets: budgets(results) };
+  const runs = runViews(results);
+  return { cells: shownCells(cellViews(results)), runs, environments: environmentsOf(runs), budgets: budgets(results) };
 }
 
 /** The charts this data has something for (e.g. no kernels chart for a single run). */

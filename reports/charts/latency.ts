@@ -1,7 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { LatencyStats } from '../../bench/results.js';
 import { countText, marginPercent, msText } from '../format.js';
-import type { RunView } from '../model.js';
+import type { RunView } from '../runs.js';
 import type { ChartBuilder } from './types.js';
 import { CHART_CONFIG, logDecades, SCHEMA_URL } from './theme.js';
 

@@ -18,11 +18,11 @@ function budgetRule(budget: number) {
   };
 }
 
-/** Mechanisms in the run's order, each followed by its kernels: a mechanism's bars sit together. */
+/** Mechanisms in the run's order, each followed by its hosts/kernels: a mechanism's bars sit together. */
 function seriesOrder(cells: readonly CellView[]): string[] {
   const mechanisms = [...new Set(cells.map((c) => c.mechanism))];
-  const runs = [...new Set(cells.map((c) => c.run))];
-  const rank = (c: CellView) => mechanisms.indexOf(c.mechanism) * runs.length + runs.indexOf(c.run);
+  const environments = [...new Set(cells.map((c) => c.run.environment.key))];
+  const rank = (c: CellView) => mechanisms.indexOf(c.mechanism) * environments.length + environments.indexOf(c.run.environment.key);
   return [...new Set([...cells].sort((a, b) => rank(a) - rank(b)).map((c) => c.series))];
 }
 

@@ -35,7 +35,7 @@ function precisionText(view: CellView): string {
 
 export function overheadRow(view: CellView): OverheadRow {
   const stats = view.measured;
-  const common = { cell: view.name, series: view.series, mechanism: view.mechanism, workload: view.workload, kernel: view.run.label, verdict: view.verdict };
+  const common = { cell: view.name, series: view.series, mechanism: view.mechanism, workload: view.workload, kernel: view.run.environment.label, verdict: view.verdict };
   if (!stats) {
     const why = view.reason ?? 'no measurement';
     const none = { overhead: null, ciLow: null, ciHigh: null, meanText: '—', rounds: String(view.cell.rounds.length), precision: '—', blocks: '—', eventsPerOp: '—' };

@@ -1,10 +1,13 @@
 import type { TopLevelSpec } from 'vega-lite';
-import type { CellView, RunView } from '../model.js';
+import type { CellView } from '../model.js';
+import type { EnvironmentView, RunView } from '../runs.js';
 
-/** What every chart is built from: the cells, the runs they came from, and the budget(s). */
+/** What every chart is built from: the cells, the runs (inputs) and host/kernels they came from, and the budget(s). */
 export interface ChartInput {
+  /** One per host/kernel, mechanism and workload: a cell several inputs hold is drawn once (CellView.shown). */
   cells: CellView[];
   runs: RunView[];
+  environments: EnvironmentView[];
   budgets: number[];
 }
 

@@ -19,17 +19,18 @@ export const csvExporter: Exporter = {
 
 export const markdownExporter: Exporter = {
   name: 'markdown',
-  write: ({ results, charts }, outDir) => {
+  write: ({ results, charts, jsonFiles, sources }, outDir) => {
     const headline = charts[0] ? `${REPORT_FILES.chartsDir}/${charts[0].name}.png` : null;
-    return writeOne(outDir, REPORT_FILES.markdown, summaryMarkdown(results, { chartImage: headline }));
+    return writeOne(outDir, REPORT_FILES.markdown, summaryMarkdown(results, { chartImage: headline, jsonFiles, sources }));
   },
 };
 
 export const htmlExporter: Exporter = {
   name: 'html',
-  write: async ({ results, charts, jsonFiles }, outDir) => {
+  write: async ({ results, charts, jsonFiles, sources }, outDir) => {
     const links = {
       jsonFiles,
+      sources,
       csvFile: REPORT_FILES.csv,
       markdownFile: REPORT_FILES.markdown,
       chartFiles: new Map(charts.map((c) => [c.name, chartFileLinks(c.name)])),
