@@ -3,10 +3,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := bench
 
-# Debian packages: the compiler for the workloads, the measured mechanisms' tools, qemu and a busybox
+# Debian packages: the compiler for the workloads, clang and libbpf for the bare BPF programs, the measured mechanisms' tools, qemu and a busybox
 # initramfs for kernels in VMs, Chromium + fonts for the report tests, and shellcheck for the test of
 # the matrix scripts.
-APT_PACKAGES := gcc libc6-dev linux-perf bpftrace bpftool auditd strace \
+APT_PACKAGES := gcc libc6-dev clang libbpf-dev linux-perf bpftrace bpftool auditd strace \
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd \
 	chromium fonts-dejavu-core shellcheck
 

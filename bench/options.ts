@@ -75,7 +75,7 @@ export function parseRunOptions(raw: RawRunOptions): RunOptions {
 }
 
 /** Tools a mechanism family needs on PATH; the workloads always need perf and a C compiler. */
-const TOOLS_BY_FAMILY: Record<string, string[]> = { audit: ['auditctl', 'auditd'], bpf: ['bpftrace'], tracefs: [], uprobe: [], none: [] };
+const TOOLS_BY_FAMILY: Record<string, string[]> = { audit: ['auditctl', 'auditd'], bpf: ['clang'], bpftrace: ['bpftrace'], tracefs: [], uprobe: [], none: [] };
 const ALWAYS_NEEDED = ['perf', 'cc'];
 
 export async function assertRoot(): Promise<void> {

@@ -5,7 +5,40 @@ import { ProfileFileSchema } from '../probes/profileSchema.js';
  * The versioned results document: everything a report, a comparison or a skeptical reader needs,
  * including every raw sample. Data flows one way: plan -> run -> this -> reports.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/**
+ * Version 3 named the bpftrace mechanisms after their tool (bpftrace-<probe type>) when the bare BPF
+ * family took the bpf-<attach type> names. A version-2 document means the same measurements under the
+ * old names: reading one renames them, so `bpf-kprobe` of an old run is never taken for the new one.
+ */
+const RENAMED_IN_3: Readonly<Record<string, string>> = {
+  'bpf-tracepoint': 'bpftrace-tracepoint',
+  'bpf-raw-tracepoint': 'bpftrace-rawtracepoint',
+  'bpf-kprobe': 'bpftrace-kprobe',
+  'bpf-kretprobe': 'bpftrace-kretprobe',
+  'bpf-fentry': 'bpftrace-kfunc',
+  'bpf-fexit': 'bpftrace-kretfunc',
+  'bpf-lsm': 'bpftrace-lsm',
+};
+
+function renamedIn3(value: unknown): unknown {
+  if (typeof value === 'string') {
+    // A mechanism, or a profile cell `<profile>/<realisation>`.
+    const [head, tail] = value.includes('/') ? [value.slice(0, value.lastIndexOf('/') + 1), value.slice(value.lastIndexOf('/') + 1)] : ['', value];
+    return Object.hasOwn(RENAMED_IN_3, tail) ? head + RENAMED_IN_3[tail] : value;
+  }
+  if (Array.isArray(value)) return value.map(renamedIn3);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [renamedIn3(k) as string, renamedIn3(v)]));
+  return value;
+}
+
+/** A parsed results document as this version reads it: version 2 with its mechanisms renamed; others as they are. */
+export function upgradeResults(document: unknown): unknown {
+  const version = (document as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (version !== 2 || (document as { tool?: unknown }).tool !== 'hookbench') return document;
+  return { ...(renamedIn3(document) as object), schemaVersion: SCHEMA_VERSION };
+}
 
 export const PERF_COUNTERS = ['task-clock', 'context-switches', 'cpu-migrations', 'page-faults', 'cycles', 'instructions'] as const;
 export type PerfCounter = (typeof PERF_COUNTERS)[number];

@@ -1,8 +1,10 @@
-import { bpftraceMechanism } from './bpftrace.js';
+import { bareBpfMechanism } from './bareBpf.js';
+import { assertVmlinuxBtf } from './kernelBpf.js';
 
-/** fentry through a BPF trampoline; bpftrace 0.17 spells it `kfunc`. */
-export const bpfFentry = bpftraceMechanism({
+export const bpfFentry = bareBpfMechanism({
   name: 'bpf-fentry',
-  summary: 'bpftrace kfunc (fentry, BPF trampoline) on the operation\'s kernel function, count() of the workload\'s calls (filtered on its comm) into a per-CPU map',
-  probe: (t, names) => ({ type: 'kfunc', target: names.kernelFunction(t.kernelFunction) }),
+  type: 'fentry',
+  where: "on the operation's kernel function (BPF trampoline)",
+  attachment: (t, names) => ({ target: names.kernelFunction(t.kernelFunction), syscallNr: -1 }),
+  precheck: assertVmlinuxBtf,
 });

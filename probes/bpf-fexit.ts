@@ -1,8 +1,10 @@
-import { bpftraceMechanism } from './bpftrace.js';
+import { bareBpfMechanism } from './bareBpf.js';
+import { assertVmlinuxBtf } from './kernelBpf.js';
 
-/** fexit through a BPF trampoline; bpftrace 0.17 spells it `kretfunc`. */
-export const bpfFexit = bpftraceMechanism({
+export const bpfFexit = bareBpfMechanism({
   name: 'bpf-fexit',
-  summary: 'bpftrace kretfunc (fexit, BPF trampoline) on the operation\'s kernel function, count() of the workload\'s calls (filtered on its comm) into a per-CPU map',
-  probe: (t, names) => ({ type: 'kretfunc', target: names.kernelFunction(t.kernelFunction) }),
+  type: 'fexit',
+  where: "on the operation's kernel function (BPF trampoline)",
+  attachment: (t, names) => ({ target: names.kernelFunction(t.kernelFunction), syscallNr: -1 }),
+  precheck: assertVmlinuxBtf,
 });

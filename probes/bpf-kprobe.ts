@@ -1,8 +1,10 @@
-import { bpftraceMechanism } from './bpftrace.js';
+import { bareBpfMechanism } from './bareBpf.js';
+import { assertProbePmu } from './kernelBpf.js';
 
-/** Same kernel function as the tracefs kprobe (the hook table's kernelFunction). */
-export const bpfKprobe = bpftraceMechanism({
+export const bpfKprobe = bareBpfMechanism({
   name: 'bpf-kprobe',
-  summary: 'bpftrace kprobe on the operation\'s kernel function, count() of the workload\'s calls (filtered on its comm) into a per-CPU map',
-  probe: (t, names) => ({ type: 'kprobe', target: names.kernelFunction(t.kernelFunction) }),
+  type: 'kprobe',
+  where: "on the operation's kernel function (kprobe PMU)",
+  attachment: (t, names) => ({ target: names.kernelFunction(t.kernelFunction), syscallNr: -1 }),
+  precheck: () => assertProbePmu('kprobe'),
 });

@@ -1,7 +1,10 @@
-import { bpftraceMechanism } from './bpftrace.js';
+import { bareBpfMechanism } from './bareBpf.js';
+import { assertProbePmu } from './kernelBpf.js';
 
-export const bpfKretprobe = bpftraceMechanism({
+export const bpfKretprobe = bareBpfMechanism({
   name: 'bpf-kretprobe',
-  summary: 'bpftrace kretprobe on the operation\'s kernel function, count() of the workload\'s calls (filtered on its comm) into a per-CPU map',
-  probe: (t, names) => ({ type: 'kretprobe', target: names.kernelFunction(t.kernelFunction) }),
+  type: 'kretprobe',
+  where: "on the operation's kernel function (kprobe PMU)",
+  attachment: (t, names) => ({ target: names.kernelFunction(t.kernelFunction), syscallNr: -1 }),
+  precheck: () => assertProbePmu('kprobe'),
 });

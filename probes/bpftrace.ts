@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
-import { SYSCALL_NUMBERS_X86_64, type HookTarget } from './hookpoints.js';
+import type { HookTarget } from './hookpoints.js';
 import { processStartTime, type Journal } from './journal.js';
 import { enableBpfStats, inProgramNs, processProgramStats, type JournaledChange, type ProgramStats } from './bpfStats.js';
 import { detectByAttaching } from './detect.js';
-import { assertIdentifier, assertSyscall, kernelFunction, syscallNumber } from './symbols.js';
+import { CHECKED, AS_WRITTEN, type Names } from './names.js';
 import { undoJournaled } from './undo.js';
 import { workloadByName } from '../workloads/registry.js';
 import type { AttachContext, Mechanism, ProbeCount } from './types.js';
@@ -306,28 +306,6 @@ export async function countBpftrace(h: BpftraceHandle): Promise<ProbeCount> {
 
 export const stopBpftrace = (h: BpftraceHandle): Promise<void> => stop(h);
 
-/** How a bpftrace mechanism names things: validating for attach, plain text for `hookbench list`. */
-export interface Names {
-  kernelFunction(name: string): string;
-  identifier(name: string): string;
-  syscall(name: string): string;
-  syscallNumber(name: string): number | string;
-}
-
-const CHECKED: Names = {
-  kernelFunction,
-  identifier: (name) => assertIdentifier('hook name', name),
-  syscall: assertSyscall,
-  syscallNumber,
-};
-
-const AS_WRITTEN: Names = {
-  kernelFunction: (name) => name,
-  identifier: (name) => name,
-  syscall: (name) => name,
-  syscallNumber: (name) => (Object.hasOwn(SYSCALL_NUMBERS_X86_64, name) ? SYSCALL_NUMBERS_X86_64[name as keyof typeof SYSCALL_NUMBERS_X86_64] : '?'),
-};
-
 export interface BpftraceSpec {
   name: string;
   summary: string;
@@ -345,7 +323,7 @@ function describe(probe: BpftraceProbe): string {
 export function bpftraceMechanism(spec: BpftraceSpec): Mechanism<BpftraceHandle> {
   const mechanism: Mechanism<BpftraceHandle> = {
     name: spec.name,
-    family: 'bpf',
+    family: 'bpftrace',
     summary: spec.summary,
     hookPoint: (t) => describe(spec.probe(t, AS_WRITTEN)),
     expectedPerOp: (t) => t.expectedPerOp,

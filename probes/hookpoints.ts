@@ -11,6 +11,11 @@ export interface HookTarget {
   kernelFunction: string;
   /** LSM hook on the operation's path (BPF LSM). */
   lsmHook: string;
+  /**
+   * The kernel's security_* function that calls that hook: a function BPF may change the return of
+   * (fmod_ret) on every kernel, where the syscall entries are only with CONFIG_FUNCTION_ERROR_INJECTION.
+   */
+  securityFunction: string;
   /** A non-syscall tracepoint on the operation's path, where the kernel has a natural one. */
   pathTracepoint: string | null;
   /** Hooked events per workload op for a mechanism that sees each hooked call once. */
@@ -70,6 +75,7 @@ const mprotectTarget = {
   syscall: 'mprotect',
   kernelFunction: 'do_mprotect_pkey',
   lsmHook: 'file_mprotect',
+  securityFunction: 'security_file_mprotect',
   pathTracepoint: null,
 } as const;
 
@@ -77,6 +83,7 @@ const execveTarget = {
   syscall: 'execve',
   kernelFunction: 'bprm_execve',
   lsmHook: 'bprm_check_security',
+  securityFunction: 'security_bprm_check',
   pathTracepoint: 'sched:sched_process_exec',
 } as const;
 
@@ -93,6 +100,7 @@ export const HOOK_TARGETS: Readonly<Record<string, HookTarget>> = {
     syscall: 'openat',
     kernelFunction: 'do_sys_openat2',
     lsmHook: 'file_open',
+    securityFunction: 'security_file_open',
     pathTracepoint: null,
     expectedPerOp: 1,
   },

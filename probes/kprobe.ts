@@ -5,7 +5,7 @@ import type { Mechanism } from './types.js';
 
 /**
  * kprobe (`p:`) on the hook table's kernel function (e.g. do_mprotect_pkey): every function-level
- * mechanism (kprobe, kretprobe, ftrace, bpf-kprobe, fentry, fexit) hooks that same function, so they
+ * mechanism (kprobe, kretprobe, ftrace, bpftrace-kprobe, fentry, fexit) hooks that same function, so they
  * compare like for like; the syscall layer is the tracepoints' and audit's.
  */
 export const kprobe: Mechanism<DynamicEventHandle> = {

@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { attachAuditRules, audit, countAuditRecords, detachAudit, scopeAudit, type AuditHandle } from './audit.js';
+import { countBareBpf, scopeBareBpf, startBareBpf, stopBareBpf, type BareBpfAttachment, type BareBpfHandle } from './bareBpf.js';
 import { countBpftrace, startBpftrace, stopBpftrace, workloadComms, type BpftraceHandle, type BpftraceProbe } from './bpftrace.js';
+import { assertProbePmu } from './kernelBpf.js';
 import { hookTargetFor, SYSCALL_NUMBERS_X86_64, type HookTarget, type SyscallName } from './hookpoints.js';
 import { kprobe } from './kprobe.js';
 import { assertSyscall, kernelFunction, syscallNumber } from './symbols.js';
@@ -278,7 +280,7 @@ function bpfSet(spec: {
 }): Realisation<BpfSetHandle> {
   return {
     name: spec.name,
-    family: 'bpf',
+    family: 'bpftrace',
     layer: spec.layer,
     eventsPerCall: 1,
     summary: spec.summary,
@@ -306,8 +308,8 @@ function bpfSet(spec: {
   };
 }
 
-export const bpfTracepointSet = bpfSet({
-  name: 'bpf-tracepoint',
+export const bpftraceTracepointSet = bpfSet({
+  name: 'bpftrace-tracepoint',
   layer: 'syscall',
   summary: 'one bpftrace program: a tracepoint probe on every hook syscall\'s sys_enter_<syscall>, counting per hook',
   probes: (hooks) => ({
@@ -316,8 +318,8 @@ export const bpfTracepointSet = bpfSet({
   }),
 });
 
-export const bpfRawTracepointSet = bpfSet({
-  name: 'bpf-raw-tracepoint',
+export const bpftraceRawtracepointSet = bpfSet({
+  name: 'bpftrace-rawtracepoint',
   layer: 'syscall',
   summary: 'one bpftrace program on the raw tracepoint sys_enter, filtered in-program to every hook syscall\'s id, counting per id',
   probes: (hooks) => ({
@@ -333,8 +335,8 @@ export const bpfRawTracepointSet = bpfSet({
   }),
 });
 
-export const bpfKprobeSet = bpfSet({
-  name: 'bpf-kprobe',
+export const bpftraceKprobeSet = bpfSet({
+  name: 'bpftrace-kprobe',
   layer: 'function',
   summary: 'one bpftrace program: a kprobe on every hook\'s kernel function, counting per hook',
   probes: (hooks) => ({
@@ -343,15 +345,80 @@ export const bpfKprobeSet = bpfSet({
   }),
 });
 
+// ---- bare BPF: one minimal program per hook point (probes/bareBpf.ts), all placed by one loader ----
+
+interface BareSetHandle {
+  loader: BareBpfHandle;
+  /** The hook of each attachment, in loader order. */
+  hookOfAttachment: string[];
+  hooks: readonly ResolvedHook[];
+}
+
+function bareSet(spec: {
+  name: string;
+  layer: Layer;
+  summary: string;
+  attachments(hooks: readonly ResolvedHook[]): { hook: string; attachment: BareBpfAttachment }[];
+  precheck?(): Promise<void>;
+}): Realisation<BareSetHandle> {
+  return {
+    name: spec.name,
+    family: 'bpf',
+    layer: spec.layer,
+    eventsPerCall: 1,
+    summary: spec.summary,
+    describe: (hooks) => spec.attachments(hooks).map(({ attachment: a }) => `${a.type}/${a.target}`).join(' '),
+    detect: (_ctx, attachAll) => attachAll(),
+    attach: async (hooks, ctx, target) => {
+      const placed = spec.attachments(hooks);
+      await spec.precheck?.();
+      return {
+        loader: await startBareBpf(placed.map((p) => p.attachment), ctx, workloadComms(target)),
+        hookOfAttachment: placed.map((p) => p.hook),
+        hooks,
+      };
+    },
+    scope: (h) => scopeBareBpf(h.loader),
+    count: async (h) => {
+      const { perAttachment, inProgramNs, startupMs } = await countBareBpf(h.loader);
+      const perHook = emptyCounts(h.hooks);
+      perAttachment.forEach((n, i) => (perHook[h.hookOfAttachment[i]!]! += n));
+      return { events: sum(perHook), perHook, inProgramNs, startupMs };
+    },
+    detach: (h) => stopBareBpf(h.loader),
+  };
+}
+
+/** The way an eBPF agent hooks syscalls: a tp program on each hook syscall's sys_enter tracepoint. */
+export const bareTracepointSet = bareSet({
+  name: 'bpf-tp',
+  layer: 'syscall',
+  summary: 'a bare tp BPF program (libbpf loader) on every hook syscall\'s sys_enter_<syscall>, one per-CPU counter each',
+  attachments: (hooks) =>
+    hooks.flatMap((h) => h.syscalls.map((s) => ({ hook: h.name, attachment: { type: 'tp' as const, target: `syscalls/sys_enter_${assertSyscall(s)}`, syscallNr: -1 } }))),
+  precheck: async () => void (await ensureTracefs()),
+});
+
+/** Elkeid's own choice: a kprobe on each hook's kernel function, here as a bare BPF kprobe program. */
+export const bareKprobeSet = bareSet({
+  name: 'bpf-kprobe',
+  layer: 'function',
+  summary: 'a bare kprobe BPF program (libbpf loader) on every hook\'s kernel function, as Elkeid\'s driver places its kprobes, one per-CPU counter each',
+  attachments: (hooks) => hooks.map((h) => ({ hook: h.name, attachment: { type: 'kprobe' as const, target: kernelFunction(h.kernelFunction), syscallNr: -1 } })),
+  precheck: () => assertProbePmu('kprobe'),
+});
+
 /** Every way a profile can be realised, in the order reports list them. */
 export const REALISATIONS: readonly Realisation<any>[] = [
   tracepointSet,
   rawSyscallsSet,
   kprobeSet,
   auditSet,
-  bpfTracepointSet,
-  bpfRawTracepointSet,
-  bpfKprobeSet,
+  bareTracepointSet,
+  bareKprobeSet,
+  bpftraceTracepointSet,
+  bpftraceRawtracepointSet,
+  bpftraceKprobeSet,
 ];
 
 export function realisationByName(name: string): Realisation<any> | undefined {

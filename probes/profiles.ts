@@ -15,7 +15,7 @@ import type { AttachContext, Mechanism, ProbeCount, WorkloadProcess } from './ty
 export interface HookDefinition {
   /** Syscalls whose entry is this hook at the syscall layer; none: the hook is a kernel function only. */
   syscalls: readonly SyscallName[];
-  /** The kernel function that is this hook at the function layer (kprobe, bpf-kprobe). */
+  /** The kernel function that is this hook at the function layer (kprobe, bpftrace-kprobe). */
   kernelFunction: string;
   /** Syscalls each call of which reaches `kernelFunction` once: what the function layer must count. */
   reachedBy: readonly SyscallName[];

@@ -1,11 +1,22 @@
-import { audit, auditIdle, auditOther } from './audit.js';
 import { bpfFentry } from './bpf-fentry.js';
 import { bpfFexit } from './bpf-fexit.js';
+import { bpfFmodRet } from './bpf-fmod-ret.js';
 import { bpfKprobe } from './bpf-kprobe.js';
+import { bpfKprobeMulti } from './bpf-kprobe-multi.js';
 import { bpfKretprobe } from './bpf-kretprobe.js';
 import { bpfLsm } from './bpf-lsm.js';
-import { bpfRawTracepoint } from './bpf-raw-tracepoint.js';
-import { bpfTracepoint } from './bpf-tracepoint.js';
+import { bpfRawTp } from './bpf-raw-tp.js';
+import { bpfTp } from './bpf-tp.js';
+import { bpfTpBtf } from './bpf-tp-btf.js';
+import { bpfUprobe } from './bpf-uprobe.js';
+import { audit, auditIdle, auditOther } from './audit.js';
+import { bpftraceKfunc } from './bpftrace-kfunc.js';
+import { bpftraceKretfunc } from './bpftrace-kretfunc.js';
+import { bpftraceKprobe } from './bpftrace-kprobe.js';
+import { bpftraceKretprobe } from './bpftrace-kretprobe.js';
+import { bpftraceLsm } from './bpftrace-lsm.js';
+import { bpftraceRawtracepoint } from './bpftrace-rawtracepoint.js';
+import { bpftraceTracepoint } from './bpftrace-tracepoint.js';
 import { ftrace } from './ftrace.js';
 import { kprobe } from './kprobe.js';
 import { kretprobe } from './kretprobe.js';
@@ -27,13 +38,24 @@ export const MECHANISMS: readonly AnyMechanism[] = [
   audit,
   auditIdle,
   auditOther,
-  bpfTracepoint,
-  bpfRawTracepoint,
+  bpfTp,
+  bpfRawTp,
+  bpfTpBtf,
   bpfKprobe,
   bpfKretprobe,
+  bpfKprobeMulti,
   bpfFentry,
   bpfFexit,
+  bpfFmodRet,
   bpfLsm,
+  bpfUprobe,
+  bpftraceTracepoint,
+  bpftraceRawtracepoint,
+  bpftraceKprobe,
+  bpftraceKretprobe,
+  bpftraceKfunc,
+  bpftraceKretfunc,
+  bpftraceLsm,
   none,
 ];
 

@@ -30,7 +30,7 @@ export interface ProbeCount {
   inProgramNs?: number | null;
   /** Something the reader must know about this count (e.g. records the kernel dropped). */
   note?: string;
-  /** Mechanisms run by a tool (bpftrace): ms from its start until every probe was attached, outside any timed run. */
+  /** Mechanisms run by a tool (bpftrace, the bare BPF loader): ms from its start until every probe was attached, outside any timed run. */
   startupMs?: number;
   /**
    * Mechanisms that attach several hooks at once (hook profiles, keyed bpftrace maps): events per hook
@@ -46,7 +46,7 @@ export interface ProbeCount {
  */
 export interface Mechanism<H = unknown> {
   readonly name: string;
-  readonly family: 'tracefs' | 'audit' | 'bpf' | 'uprobe' | 'none';
+  readonly family: 'tracefs' | 'audit' | 'bpf' | 'bpftrace' | 'uprobe' | 'none';
   readonly summary: string;
   /** Human-readable hook point for this workload, e.g. `syscalls:sys_enter_mprotect`. */
   hookPoint(target: HookTarget): string;
@@ -58,9 +58,9 @@ export interface Mechanism<H = unknown> {
   /**
    * Called once the workload is ready and waiting, before its timed loop (HOOKBENCH_GATE, see
    * workloads/common.c): from now on count only this process and what it forks. tracefs mechanisms
-   * narrow their instance's pid list to it and clear what they recorded before; bpftrace programs were
-   * given the workload's comms at attach and audit picks the workload's records by pid, so theirs do
-   * nothing.
+   * narrow their instance's pid list to it and clear what they recorded before; bare BPF programs (given
+   * the workload's comms at attach) note their counters, to count from here; bpftrace programs were given
+   * the comms too, and audit counts from the workload's gate (scopeAudit).
    */
   scope(handle: H, workload: WorkloadProcess): Promise<void>;
   /**

@@ -13,7 +13,7 @@ import type { Mechanism } from './types.js';
  * x86-64). attach checks that the workload binary really imports it, so a workload that changes its
  * call fails loudly instead of counting nothing.
  */
-const LIBC_WRAPPER: Partial<Record<SyscallName, string>> = {
+export const LIBC_WRAPPER: Partial<Record<SyscallName, string>> = {
   mprotect: 'mprotect',
   getppid: 'getppid',
   execve: 'execve',
@@ -29,7 +29,7 @@ function libcWrapper(syscall: string): string {
 /** A path we let into uprobe_events: absolute, plain characters, no `..`. */
 const SAFE_PATH = /^\/[A-Za-z0-9_./+-]+$/;
 
-interface UprobeSite {
+export interface UprobeSite {
   library: string;
   symbol: string;
   offset: number;
@@ -48,7 +48,7 @@ async function libcOf(binary: string): Promise<string> {
 const sites = new Map<string, UprobeSite>();
 
 /** Where to put the uprobe for `target`: the libc wrapper in the libc its workload binary loads. Cached per workload. */
-async function uprobeSite(target: HookTarget): Promise<UprobeSite> {
+export async function uprobeSite(target: HookTarget): Promise<UprobeSite> {
   const symbol = libcWrapper(target.syscall);
   const key = `${target.workload}:${symbol}`;
   const cached = sites.get(key);

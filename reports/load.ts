@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ResultsSchema, SCHEMA_VERSION, type Results } from '../bench/results.js';
+import { ResultsSchema, SCHEMA_VERSION, upgradeResults, type Results } from '../bench/results.js';
 
 /** Input a user handed us that is not a readable hookbench results document: one line, exit 2. */
 export class ResultsInputError extends Error {}
@@ -54,7 +54,7 @@ function describeForeign(document: unknown): string | null {
   const { tool, schemaVersion } = document as Record<string, unknown>;
   if (tool !== 'hookbench') return 'not a hookbench results document (no "tool": "hookbench")';
   if (typeof schemaVersion === 'number' && schemaVersion < SCHEMA_VERSION) {
-    return `written by an older hookbench (results schema version ${schemaVersion}, measured without blocks and CPU placement); this hookbench reads version ${SCHEMA_VERSION} only: re-measure with hookbench run`;
+    return `written by an older hookbench (results schema version ${schemaVersion}, measured without blocks and CPU placement); this hookbench reads versions 2 to ${SCHEMA_VERSION}: re-measure with hookbench run`;
   }
   if (schemaVersion !== SCHEMA_VERSION) return `results schema version ${String(schemaVersion)}, this hookbench reads version ${SCHEMA_VERSION}`;
   return null;
@@ -76,7 +76,7 @@ async function loadJson(jsonPath: string): Promise<LoadedResults> {
   const text = await readFile(jsonPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
     throw new ResultsInputError(`${jsonPath}: cannot read (${error.code ?? error.message})`);
   });
-  const document = parseJson(text, jsonPath);
+  const document = upgradeResults(parseJson(text, jsonPath));
   const foreign = describeForeign(document);
   if (foreign) throw new ResultsInputError(`${jsonPath}: ${foreign}`);
   const parsed = ResultsSchema.safeParse(document);

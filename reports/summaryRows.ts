@@ -67,6 +67,11 @@ export function migratedText(view: CellView): string {
   return n > 0 ? `${n} migrated run${n > 1 ? 's' : ''}` : '';
 }
 
+/** BPF cells: of the ns each event adds, what the program itself took (bpf_stats), beside the end-to-end figure. */
+function inProgramText(ns: number | null): string {
+  return ns === null ? '' : `, in-program ${ns >= 100 ? ns.toFixed(0) : ns.toFixed(1)}`;
+}
+
 export function summaryRow(view: CellView): SummaryRow {
   const stats = view.measured;
   return {
@@ -75,7 +80,7 @@ export function summaryRow(view: CellView): SummaryRow {
     workload: view.workload,
     kernel: view.run.label,
     overhead: stats ? percentWithCi(stats.overheadMedian) : NONE,
-    nsPerEvent: stats?.nsPerEvent ? nsWithCi(stats.nsPerEvent) : NONE,
+    nsPerEvent: stats?.nsPerEvent ? `${nsWithCi(stats.nsPerEvent)}${inProgramText(stats.inProgramNs)}` : NONE,
     eventsPerOp: stats ? eventsPerOp(stats.eventsPerOp.median) : NONE,
     rounds: String(view.cell.rounds.length),
     halfWidth: stats ? `±${stats.ciHalfWidth.toFixed(2)} pp` : NONE,

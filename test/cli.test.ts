@@ -156,7 +156,8 @@ describe('bad input: one line on stderr, exit 2, nothing attached', () => {
   it.each([
     ['perf', /^perf(_.*)?$/, 'tracepoint'],
     ['auditctl', /^auditctl$/, 'tracepoint,audit'],
-    ['bpftrace', /^bpftrace$/, 'bpf-tracepoint'],
+    ['bpftrace', /^bpftrace$/, 'bpftrace-tracepoint'],
+    ['clang', /^clang(-\d+)?$/, 'bpf-tp'],
   ])('run on a machine without %s', async (tool, missing, mechanisms) => {
     const outDir = freshDir('notool');
     const r = await cli(['run', '--mechanisms', mechanisms, '--workloads', 'mprotect', '--out', outDir], { path: pathWithout(missing) });

@@ -70,7 +70,7 @@ async function probed(m: AnyMechanism, workload: string, launch: Launch): Promis
   return { ...result, perOp: result.count.events / result.run.ops };
 }
 
-const COUNTED = MECHANISMS.filter((m) => m.family === 'tracefs' || m.family === 'bpf' || m.family === 'uprobe');
+const COUNTED = MECHANISMS.filter((m) => m.family === 'tracefs' || m.family === 'bpf' || m.family === 'bpftrace' || m.family === 'uprobe');
 
 for (const m of COUNTED) {
   const host = await support(m);

@@ -59,10 +59,13 @@ const EXIT_CODE: Record<Signal, number | null> = { SIGINT: 130, SIGTERM: 143, SI
  * over (test/latency.test.ts interrupts that phase and checks nothing is left).
  */
 const RUN_ARGS = ['--workloads', 'mprotect', '--run-ms', '10', '--min-rounds', '15', '--max-rounds', '15', '--max-time', '2', '--precision', '0.01', '--latency-cycles', '0'];
-/** tracefs + audit (a SIGKILLed run leaves its auditd running), then a raw tracepoint + a bpftrace program. */
+/**
+ * tracefs + audit (a SIGKILLed run leaves its auditd running), then a raw tracepoint + a bpftrace program
+ * + a bare BPF program (its loader dies with the run: PR_SET_PDEATHSIG).
+ */
 const CONFIGS = [
   ['tracepoint', 'audit'],
-  ['raw-syscalls', 'bpf-tracepoint'],
+  ['raw-syscalls', 'bpftrace-tracepoint', 'bpf-tp'],
 ];
 
 type Moment = { kind: 'timeline'; stratum: number } | { kind: (typeof JOURNAL_MOMENTS)[number] };

@@ -12,8 +12,9 @@ import { runInVm, type VmRunResult } from '../vm/run.js';
 /**
  * The kernel-dependent test files again, inside a stock Debian kernel booted by `hookbench vm`'s own
  * machinery (TCG, the host's root read-only under a tmpfs overlay). There kprobe, kretprobe and ftrace
- * exist, so their tests run rather than skip: exact counts on mprotect, none on null, the journal's
- * undo alone leaving nothing, and `hookbench cleanup` after a real SIGKILL of a run. `make test-guest` runs this
+ * exist, and BPF trampolines (fentry, fexit, fmod_ret, lsm), so their tests run rather than skip: exact
+ * counts on mprotect, none on null, the journal's undo alone leaving nothing, and `hookbench cleanup`
+ * after a real SIGKILL of a run. `make test-guest` runs this
  * file alone; HOOKBENCH_TEST_GUEST_KERNEL picks another Debian line or package (default 6.1).
  */
 const KERNEL = process.env.HOOKBENCH_TEST_GUEST_KERNEL || '6.1';
@@ -22,9 +23,11 @@ const KERNEL = process.env.HOOKBENCH_TEST_GUEST_KERNEL || '6.1';
  * bpftrace start takes tens of seconds and a CLI run about a minute, and they have dozens of each.
  * cleanup.test.ts is the guest's share of the fault trials: a real SIGKILL per mechanism, then cleanup.
  */
-const GUEST_TEST_FILES = ['test/mechanisms.test.ts', 'test/profiles.test.ts', 'test/cleanup.test.ts', 'test/environment.test.ts'];
+const GUEST_TEST_FILES = ['test/mechanisms.test.ts', 'test/mechanisms-bare-bpf.test.ts', 'test/profiles.test.ts', 'test/cleanup.test.ts', 'test/environment.test.ts'];
 /** The mechanisms the guest exists for: the host kernel may lack them; Debian's kernels have them. */
 const GUEST_MECHANISMS = ['kprobe', 'kretprobe', 'ftrace', 'uprobe'];
+/** Bare BPF attach types every Debian kernel from 6.1 on has (kprobe.multi needs 6.12's CONFIG_FPROBE). */
+const GUEST_BARE_BPF = ['bpf-tp', 'bpf-raw-tp', 'bpf-tp-btf', 'bpf-kprobe', 'bpf-kretprobe', 'bpf-fentry', 'bpf-fexit', 'bpf-fmod-ret', 'bpf-lsm', 'bpf-uprobe'];
 const TIMEOUT_S = 40 * 60;
 
 interface AssertionResult {
@@ -92,7 +95,24 @@ describe(`the kernel-dependent tests in a Debian ${KERNEL} guest`, () => {
     });
   }
 
-  it('elkeid-default realised with kprobes counted per hook there', () => {
+  for (const name of GUEST_BARE_BPF) {
+    it(`${name}: exact counts on mprotect, open and execve, none on null, the journal's undo ran there (not skipped) and passed`, () => {
+      const file = 'test/mechanisms-bare-bpf.test.ts';
+      expect(statuses(file, new RegExp(`^${name} counts 1 per op on`))).toEqual(['passed', 'passed', 'passed']);
+      expect(statuses(file, new RegExp(`^${name} counts nothing on null`))).toEqual(['passed']);
+      expect(statuses(file, new RegExp(`^${name} journals its loader`))).toEqual(['passed']);
+    });
+  }
+
+  it('bpf-kprobe-multi: measured there, or refused with the kernel\'s reason', () => {
+    const file = 'test/mechanisms-bare-bpf.test.ts';
+    const measured = statuses(file, /^bpf-kprobe-multi counts 1 per op on mprotect/);
+    const refused = statuses(file, /^bpf-kprobe-multi detect\(\) gives/);
+    expect([...measured, ...refused].sort()).toEqual(['passed', 'skipped']);
+  });
+
+  it('elkeid-default realised with kprobes, tracefs and bare BPF, counted per hook there', () => {
     expect(statuses('test/profiles.test.ts', /elkeid-default\/kprobe: every hook/)).toEqual(['passed']);
+    expect(statuses('test/profiles.test.ts', /elkeid-default\/bpf-kprobe: every hook/)).toEqual(['passed']);
   });
 });

@@ -32,7 +32,7 @@ function journalDir(): string {
 
 /** Nothing of this process left in the kernel, the journal gone, BPF stats as they were. */
 function expectNothingLeft(dir: string, statsBefore: string): void {
-  expect(leftovers()).toEqual({ instances: [], dynamicEvents: [], bpftrace: [] });
+  expect(leftovers()).toEqual({ instances: [], dynamicEvents: [], tools: [] });
   expect(readdirSync(dir)).toEqual([]);
   expect(bpfStatsValue()).toBe(statsBefore);
   rmSync(dir, { recursive: true });

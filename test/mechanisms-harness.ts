@@ -34,25 +34,28 @@ export async function runWorkload(name: string, iterations: number, onReady?: (p
 }
 
 /** What this test process left in the kernel: must be nothing after every detach. */
-export function leftovers(): { instances: string[]; dynamicEvents: string[]; bpftrace: number[] } {
+export function leftovers(): { instances: string[]; dynamicEvents: string[]; tools: number[] } {
   const ours = [`hookbench-${process.pid}-`, `hookbench_${process.pid}_`];
   const mine = (s: string) => ours.some((o) => s.includes(o));
   return {
     instances: hookbenchInstances().filter(mine),
     dynamicEvents: hookbenchDynamicEvents().filter(mine),
-    bpftrace: bpftraceChildren(),
+    tools: toolChildren(),
   };
 }
 
-/** bpftrace processes whose parent is this test process. */
-export function bpftraceChildren(): number[] {
+/** The processes that hold BPF programs for a mechanism: bpftrace, and the bare family's loader. */
+const TOOL_COMMS = new Set(['bpftrace', 'hb-bpf-loader']);
+
+/** Processes whose parent is `parent` and whose comm is one of `comms`. */
+export function childrenOf(parent: number, comms: ReadonlySet<string>): number[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
     .filter((pid) => {
       try {
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return Number(fields[1]) === process.pid && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'bpftrace';
+        return Number(fields[1]) === parent && comms.has(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
       } catch {
         return false;
       }
@@ -60,9 +63,12 @@ export function bpftraceChildren(): number[] {
     .map(Number);
 }
 
+/** bpftrace and loader processes whose parent is this test process. */
+export const toolChildren = (): number[] => childrenOf(process.pid, TOOL_COMMS);
+
 /** A SIGKILLed process takes a moment to die and be reaped: wait for that, up to `ms`. */
-export async function bpftraceChildrenGone(ms: number): Promise<void> {
-  for (const start = Date.now(); bpftraceChildren().length > 0 && Date.now() - start < ms; ) await new Promise((r) => setTimeout(r, 20));
+export async function toolChildrenGone(ms: number): Promise<void> {
+  for (const start = Date.now(); toolChildren().length > 0 && Date.now() - start < ms; ) await new Promise((r) => setTimeout(r, 20));
 }
 
 export const bpfStatsValue = (): string => readFileSync(BPF_STATS_SYSCTL, 'utf8').trim();
@@ -78,7 +84,7 @@ export function expectNothingLeft(ctx: AttachContext, statsBefore: string): void
     expect(readFileSync(join(dir, 'current_tracer'), 'utf8').trim(), `${name} idle`).toBe('nop');
   }
   releaseIdleInstances(ctx.journal);
-  expect(leftovers()).toEqual({ instances: [], dynamicEvents: [], bpftrace: [] });
+  expect(leftovers()).toEqual({ instances: [], dynamicEvents: [], tools: [] });
   expect(ctx.journal.pendingWithIds).toEqual([]);
   expect(bpfStatsValue()).toBe(statsBefore);
   ctx.journal.close();

@@ -106,8 +106,13 @@ describe('hook points (what `hookbench list` prints)', () => {
     expect(table['kprobe']![2]).toBe('p:bprm_execve');
     expect(table['ftrace']![3]).toBe('function:do_sys_openat2');
     expect(table['uprobe']![3]).toBe('uprobe:libc:open');
-    expect(table['bpf-raw-tracepoint']![3]).toBe('rawtracepoint:sys_enter /arg1 == 257/');
-    expect(table['bpf-lsm']![2]).toBe('lsm:bprm_check_security');
+    expect(table['bpftrace-rawtracepoint']![3]).toBe('rawtracepoint:sys_enter /arg1 == 257/');
+    expect(table['bpftrace-lsm']![2]).toBe('lsm:bprm_check_security');
+    expect(table['bpf-raw-tp']![3]).toBe('raw_tp/sys_enter (id == 257)');
+    expect(table['bpf-tp']![2]).toBe('tp/syscalls/sys_enter_execve');
+    expect(table['bpf-fmod-ret']![2]).toBe('fmod_ret/security_bprm_check');
+    expect(table['bpf-kprobe-multi']![0]).toBe('kprobe.multi/do_mprotect_pkey');
+    expect(table['bpf-uprobe']![3]).toBe('uprobe/libc:open');
     // null hooks what mprotect hooks: its events are what the hook costs other syscalls.
     for (const points of Object.values(table)) expect(points[1]).toBe(points[0]);
   });
@@ -119,6 +124,7 @@ describe('hook target validation', () => {
     syscall: value as HookTarget['syscall'],
     kernelFunction: value,
     lsmHook: value,
+    securityFunction: value,
     pathTracepoint: null,
     expectedPerOp: 1,
   });

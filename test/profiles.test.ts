@@ -40,9 +40,11 @@ describe('--profile: built-in names and files, validated', () => {
       'elkeid-default/raw-syscalls',
       'elkeid-default/kprobe',
       'elkeid-default/audit',
-      'elkeid-default/bpf-tracepoint',
-      'elkeid-default/bpf-raw-tracepoint',
+      'elkeid-default/bpf-tp',
       'elkeid-default/bpf-kprobe',
+      'elkeid-default/bpftrace-tracepoint',
+      'elkeid-default/bpftrace-rawtracepoint',
+      'elkeid-default/bpftrace-kprobe',
     ]);
     expect(applyProfileOption(OPTIONS, 'elkeid-default', true).mechanisms[0]).toBe('tracepoint');
     for (const name of options.mechanisms) expect(profileMechanismByName(name)?.name).toBe(name);
@@ -161,7 +163,7 @@ async function checkRealisation(m: ProfileMechanism, realisation: string, ctx: R
 
 describe('elkeid-default attached for real on this kernel, counted per hook on hids-mix', () => {
   // Audit last: enabling it gives every later task an audit context until reboot.
-  const order = ['tracepoint', 'raw-syscalls', 'bpf-tracepoint', 'kprobe', 'bpf-kprobe', 'bpf-raw-tracepoint', 'audit'];
+  const order = ['tracepoint', 'raw-syscalls', 'bpf-tp', 'bpftrace-tracepoint', 'kprobe', 'bpf-kprobe', 'bpftrace-kprobe', 'bpftrace-rawtracepoint', 'audit'];
 
   for (const realisation of order) {
     const m = profileMechanismByName(`elkeid-default/${realisation}`)!;

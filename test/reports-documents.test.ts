@@ -143,6 +143,18 @@ describe('method text', () => {
 });
 
 describe('loading results', () => {
+  test('a schema-version-2 file: its bpftrace cells (then bpf-*) are read under their bpftrace-* names', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hookbench-v2-'));
+    const v2 = JSON.parse(JSON.stringify(results).replaceAll('"tracepoint"', '"bpf-kprobe"')) as Record<string, unknown>;
+    v2.schemaVersion = 2;
+    await writeFile(join(dir, 'results.json'), JSON.stringify(v2));
+    const loaded = (await loadResults(dir)).results;
+    expect(loaded.schemaVersion).toBe(3);
+    expect(loaded.cells.map((c) => c.mechanism)).toContain('bpftrace-kprobe');
+    expect(loaded.options.mechanisms).toContain('bpftrace-kprobe');
+    expect(JSON.stringify(loaded)).not.toContain('"bpf-kprobe"');
+  });
+
   test('a schema-version-1 file: one line saying an older hookbench wrote it and it must be re-measured', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hookbench-v1-'));
     const v1 = { ...structuredClone(results), schemaVersion: 1 } as Record<string, unknown>;
@@ -152,7 +164,7 @@ describe('loading results', () => {
     expect(error).toBeInstanceOf(ResultsInputError);
     const message = (error as Error).message;
     expect(message).toBe(
-      `${join(dir, 'results.json')}: written by an older hookbench (results schema version 1, measured without blocks and CPU placement); this hookbench reads version 2 only: re-measure with hookbench run`,
+      `${join(dir, 'results.json')}: written by an older hookbench (results schema version 1, measured without blocks and CPU placement); this hookbench reads versions 2 to 3: re-measure with hookbench run`,
     );
     expect(message).not.toContain('\n');
     const stderr: string[] = [];

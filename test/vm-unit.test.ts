@@ -14,7 +14,7 @@ import { findStaticBusybox, initramfsEntries, isStaticElf } from '../vm/initramf
 import { INIT_SCRIPT, KERNEL_CONFIG_PATH } from '../vm/initScript.js';
 import { parseKernelSpecs } from '../vm/kernels.js';
 import { loadOrder, moduleName, parseModulesBuiltin, parseModulesDep, readModule } from '../vm/modules.js';
-import { kernelAppend, qemuArgs } from '../vm/qemu.js';
+import { guestLsmList, kernelAppend, qemuArgs } from '../vm/qemu.js';
 import { bzImagePayload, hasPvhEntry } from '../vm/pvh.js';
 import { combinedExitCode, parseMemory, registerVmCommand } from '../vm/cli.js';
 
@@ -118,6 +118,22 @@ describe('initramfs', () => {
   });
 });
 
+describe('guest LSM list', () => {
+  it('appends bpf to the kernel\'s own order where the kernel has BPF LSM', () => {
+    const config = 'CONFIG_BPF_LSM=y\nCONFIG_LSM="landlock,lockdown,yama,integrity,apparmor"\n';
+    expect(guestLsmList(config)).toBe('landlock,lockdown,yama,integrity,apparmor,bpf');
+    expect(kernelAppend('tcg', guestLsmList(config))).toContain(' lsm=landlock,lockdown,yama,integrity,apparmor,bpf');
+    expect(guestLsmList('CONFIG_BPF_LSM=y\nCONFIG_LSM="yama,bpf,apparmor"\n')).toBe('yama,bpf,apparmor');
+  });
+
+  it('leaves the kernel\'s list alone where it has no BPF LSM or says nothing, and refuses anything but names', () => {
+    expect(guestLsmList('# CONFIG_BPF_LSM is not set\nCONFIG_LSM="yama"\n')).toBeNull();
+    expect(guestLsmList('CONFIG_BPF_LSM=y\n')).toBeNull();
+    expect(guestLsmList('CONFIG_BPF_LSM=y\nCONFIG_LSM="yama $(reboot)"\n')).toBeNull();
+    expect(() => kernelAppend('tcg', 'yama quiet')).toThrow(/refusing LSM list/);
+  });
+});
+
 describe('qemu command line', () => {
   const base = { kernelImage: '/k/vmlinux', initramfs: '/t/initramfs.cpio', memoryMiB: 2048, cpus: 2, resultsDir: '/r/a,b' };
 
@@ -133,6 +149,7 @@ describe('qemu command line', () => {
     expect(args).toEqual(expect.arrayContaining(['-nographic', '-no-reboot']));
     expect(after('-append')[0]).toBe(kernelAppend('tcg'));
     expect(kernelAppend('tcg').split(' ')).toEqual(expect.arrayContaining(['console=ttyS0', 'panic=-1', 'softlockup_panic=1', 'hookbench.accel=tcg']));
+    expect(kernelAppend('tcg')).not.toContain('lsm=');
     expect(after('-virtfs')).toEqual([
       'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
       'local,path=/r/a,,b,mount_tag=hbresults,security_model=none',

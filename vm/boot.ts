@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildInitramfs } from './initramfs.js';
 import { MARKER } from './initScript.js';
 import type { ResolvedKernel } from './kernels.js';
-import { type Accel, qemuArgs } from './qemu.js';
+import { type Accel, guestLsmList, qemuArgs } from './qemu.js';
 import { type QemuOutcome, runQemu } from './qemuProcess.js';
 
 /** What the init announces, in order (see initScript.ts). */
@@ -42,7 +42,8 @@ export async function bootGuest(req: BootRequest): Promise<BootOutcome> {
   let panicLine: string | null = null;
   try {
     writeFileSync(initramfs, buildInitramfs(req.kernel.modulesDir, req.kernel.configFile));
-    const args = qemuArgs({ accel: req.accel, kernelImage: req.kernel.bootImage, initramfs, memoryMiB: req.memoryMiB, cpus: req.cpus, resultsDir: req.resultsDir });
+    const lsm = req.kernel.configFile ? guestLsmList(readFileSync(req.kernel.configFile, 'utf8')) : null;
+    const args = qemuArgs({ accel: req.accel, kernelImage: req.kernel.bootImage, initramfs, memoryMiB: req.memoryMiB, cpus: req.cpus, resultsDir: req.resultsDir, lsm });
     const outcome = await runQemu(args, {
       consoleLog: req.consoleLog,
       timeoutS: req.timeoutS,

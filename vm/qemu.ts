@@ -14,6 +14,23 @@ export interface QemuConfig {
   cpus: number;
   /** Host directory the guest mounts read-write at GUEST_RESULTS_DIR. */
   resultsDir: string;
+  /** The guest's active LSMs (`lsm=`), or null for the kernel's built-in list (guestLsmList). */
+  lsm?: string | null;
+}
+
+/** An LSM list as the kernel's lsm= takes it: names, commas, nothing else. */
+const LSM_LIST = /^[a-z]+(,[a-z]+)*$/;
+
+/**
+ * The kernel's own LSM order (CONFIG_LSM), with bpf added at the end where it lacks it (Debian's has it),
+ * so BPF LSM programs can be measured in the guest; null where the kernel has no BPF LSM (CONFIG_BPF_LSM) or its config does not say.
+ */
+export function guestLsmList(config: string): string | null {
+  if (!/^CONFIG_BPF_LSM=y$/m.test(config)) return null;
+  const order = /^CONFIG_LSM="([^"]*)"$/m.exec(config)?.[1];
+  if (order === undefined || (order !== '' && !LSM_LIST.test(order))) return null;
+  const names = order === '' ? [] : order.split(',');
+  return names.includes('bpf') ? order : [...names, 'bpf'].join(',');
 }
 
 /** qemu's option syntax splits on commas; a literal comma in a value is written twice. */
@@ -25,8 +42,9 @@ const optionValue = (value: string): string => value.replace(/,/g, ',,');
  * `softlockup_panic=1` a guest CPU stuck in the kernel (seen under TCG) into a panic: a clear failure
  * with its backtrace in half a minute instead of a silent hang until the timeout.
  */
-export function kernelAppend(accel: Accel): string {
-  return `console=ttyS0 loglevel=5 panic=-1 softlockup_panic=1 hookbench.accel=${accel}`;
+export function kernelAppend(accel: Accel, lsm: string | null = null): string {
+  if (lsm !== null && !LSM_LIST.test(lsm)) throw new Error(`refusing LSM list ${JSON.stringify(lsm)}`);
+  return `console=ttyS0 loglevel=5 panic=-1 softlockup_panic=1 hookbench.accel=${accel}${lsm ? ` lsm=${lsm}` : ''}`;
 }
 
 /**
@@ -52,7 +70,7 @@ export function qemuArgs(c: QemuConfig): string[] {
     '-no-reboot',
     '-kernel', c.kernelImage,
     '-initrd', c.initramfs,
-    '-append', kernelAppend(c.accel),
+    '-append', kernelAppend(c.accel, c.lsm ?? null),
     '-virtfs', `local,path=/,mount_tag=${HOST_ROOT_TAG},security_model=none,readonly=on,multidevs=remap`,
     '-virtfs', `local,path=${optionValue(c.resultsDir)},mount_tag=${RESULTS_TAG},security_model=none`,
   ];

@@ -33,11 +33,16 @@ export interface BuiltWorkload {
 
 export type BuiltWorkloads = Readonly<Record<string, BuiltWorkload>>;
 
-/** One binary to compile: what goes into its cache key and onto cc's command line. */
-interface CompileUnit {
+/** One output to compile: what goes into its cache key and onto the compiler's command line. */
+export interface CompileUnit {
+  /** Output file name. */
   binary: string;
   sources: readonly string[];
   flags: readonly string[];
+  /** Default COMPILER. */
+  compiler?: string;
+  /** After the sources on the command line (libraries to link). */
+  libs?: readonly string[];
 }
 
 function compileUnits(spec: WorkloadSpec): CompileUnit[] {
@@ -47,46 +52,76 @@ function compileUnits(spec: WorkloadSpec): CompileUnit[] {
   ];
 }
 
-async function compilerIdentity(): Promise<string> {
-  const r = await execa(COMPILER, ['--version'], { reject: false });
-  if (r.failed || r.exitCode !== 0) {
-    throw new Error(`C compiler '${COMPILER}' not usable (${r.stderr.trim() || r.message}); install gcc`);
+const identities = new Map<string, Promise<string>>();
+
+function compilerIdentity(compiler: string, install: string): Promise<string> {
+  let identity = identities.get(compiler);
+  if (!identity) {
+    identity = execa(compiler, ['--version'], { reject: false }).then((r) => {
+      if (r.failed || r.exitCode !== 0) throw new Error(`compiler '${compiler}' not usable (${r.stderr.trim() || r.message}); ${install}`);
+      return r.stdout;
+    });
+    identity.catch(() => identities.delete(compiler));
+    identities.set(compiler, identity);
   }
-  return r.stdout;
+  return identity;
 }
 
-/** Hash of everything that decides the binaries: compiler, flags, every source and header byte. */
-async function cacheKey(units: readonly CompileUnit[], compiler: string, sourceDir: string): Promise<string> {
-  const hash = createHash('sha256').update(compiler);
-  const files = [...new Set([...units.flatMap((u) => u.sources), ...SHARED_HEADERS])].sort();
-  for (const u of units) hash.update(`\0${u.binary}\0${u.sources.join(' ')}\0${u.flags.join(' ')}`);
+/** Hash of everything that decides the outputs: compilers, flags, every source and header byte. */
+async function cacheKey(units: readonly CompileUnit[], headers: readonly string[], install: string, sourceDir: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const compiler of [...new Set(units.map((u) => u.compiler ?? COMPILER))].sort()) hash.update(await compilerIdentity(compiler, install));
+  const files = [...new Set([...units.flatMap((u) => u.sources), ...headers])].sort();
+  for (const u of units) hash.update(`\0${u.compiler ?? COMPILER}\0${u.binary}\0${u.sources.join(' ')}\0${u.flags.join(' ')}\0${(u.libs ?? []).join(' ')}`);
   for (const f of files) hash.update(`\0${f}\0`).update(await readFile(join(sourceDir, f)));
   return hash.digest('hex').slice(0, 16);
 }
 
-/** Compiles into a private temporary name, then renames: concurrent builders never see a half-written binary. */
+/** Compiles into a private temporary name, then renames: concurrent builders never see a half-written output. */
 async function compile(unit: CompileUnit, sourceDir: string, outDir: string): Promise<void> {
   const out = join(outDir, unit.binary);
   const tmp = join(outDir, `.${unit.binary}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  const args = [...unit.flags, '-o', tmp, ...unit.sources.map((s) => join(sourceDir, s))];
-  const r = await execa(COMPILER, args, { reject: false });
+  const compiler = unit.compiler ?? COMPILER;
+  const args = [...unit.flags, '-o', tmp, ...unit.sources.map((s) => join(sourceDir, s)), ...(unit.libs ?? [])];
+  const r = await execa(compiler, args, { reject: false });
   if (r.exitCode !== 0) {
     await rm(tmp, { force: true });
-    throw new Error(`${COMPILER} ${args.join(' ')} failed:\n${r.stderr.trim() || r.message}`);
+    throw new Error(`${compiler} ${args.join(' ')} failed:\n${r.stderr.trim() || r.message}`);
   }
   await rename(tmp, out);
 }
 
-async function buildOne(spec: WorkloadSpec, compiler: string, sourceDir: string, buildDir: string): Promise<BuiltWorkload> {
-  const units = compileUnits(spec);
-  const outDir = join(buildDir, `${spec.name}-${await cacheKey(units, compiler, sourceDir)}`);
-  const paths = units.map((u) => join(outDir, u.binary));
+export interface CachedBuild {
+  /** `buildDir/<name>-<key>`. */
+  dir: string;
+  /** Output paths, in unit order. */
+  paths: string[];
+  compiled: boolean;
+}
+
+/**
+ * Compiles `units` into `buildDir/<name>-<key>/`, reusing a build whose key (compiler versions, flags,
+ * sources, `headers`) is unchanged. Safe to run from several processes at once. `install` says how to
+ * get a missing compiler.
+ */
+export async function buildCached(
+  name: string,
+  units: readonly CompileUnit[],
+  dirs: { sourceDir: string; buildDir: string; headers: readonly string[]; install: string },
+): Promise<CachedBuild> {
+  const dir = join(dirs.buildDir, `${name}-${await cacheKey(units, dirs.headers, dirs.install, dirs.sourceDir)}`);
+  const paths = units.map((u) => join(dir, u.binary));
   const cached = paths.every((p) => existsSync(p));
   if (!cached) {
-    await mkdir(outDir, { recursive: true });
-    await Promise.all(units.map((u) => compile(u, sourceDir, outDir)));
+    await mkdir(dir, { recursive: true });
+    await Promise.all(units.map((u) => compile(u, dirs.sourceDir, dir)));
   }
-  return { name: spec.name, path: paths[0], artefacts: paths.slice(1), compiled: !cached };
+  return { dir, paths, compiled: !cached };
+}
+
+async function buildOne(spec: WorkloadSpec, sourceDir: string, buildDir: string): Promise<BuiltWorkload> {
+  const { paths, compiled } = await buildCached(spec.name, compileUnits(spec), { sourceDir, buildDir, headers: SHARED_HEADERS, install: 'install gcc' });
+  return { name: spec.name, path: paths[0]!, artefacts: paths.slice(1), compiled };
 }
 
 /**
@@ -94,8 +129,7 @@ async function buildOne(spec: WorkloadSpec, compiler: string, sourceDir: string,
  * version, flags, sources) is unchanged. Safe to run from several processes at once.
  */
 export async function buildWorkloads(buildDir = defaultBuildDir(), sourceDir = defaultSourceDir()): Promise<BuiltWorkloads> {
-  const compiler = await compilerIdentity();
-  const built = await Promise.all(WORKLOADS.map((spec) => buildOne(spec, compiler, sourceDir, buildDir)));
+  const built = await Promise.all(WORKLOADS.map((spec) => buildOne(spec, sourceDir, buildDir)));
   return Object.fromEntries(built.map((b) => [b.name, b]));
 }
 

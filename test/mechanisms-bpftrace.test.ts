@@ -1,29 +1,29 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { bpfFentry } from '../probes/bpf-fentry.js';
-import { bpfFexit } from '../probes/bpf-fexit.js';
-import { bpfKprobe } from '../probes/bpf-kprobe.js';
-import { bpfKretprobe } from '../probes/bpf-kretprobe.js';
-import { bpfLsm } from '../probes/bpf-lsm.js';
-import { bpfRawTracepoint } from '../probes/bpf-raw-tracepoint.js';
-import { bpfTracepoint } from '../probes/bpf-tracepoint.js';
+import { bpftraceKfunc } from '../probes/bpftrace-kfunc.js';
+import { bpftraceKretfunc } from '../probes/bpftrace-kretfunc.js';
+import { bpftraceKprobe } from '../probes/bpftrace-kprobe.js';
+import { bpftraceKretprobe } from '../probes/bpftrace-kretprobe.js';
+import { bpftraceLsm } from '../probes/bpftrace-lsm.js';
+import { bpftraceRawtracepoint } from '../probes/bpftrace-rawtracepoint.js';
+import { bpftraceTracepoint } from '../probes/bpftrace-tracepoint.js';
 import { countingProgram } from '../probes/bpftrace.js';
 import { hookTargetFor } from '../probes/hookpoints.js';
 import type { AnyMechanism, Support } from '../probes/types.js';
 import { undoAll } from '../probes/undo.js';
-import { attachDetachTimes, bpftraceChildrenGone, bpfStatsValue, expectNothingLeft, ITERATIONS, needsSupport, needsUnsupported, newContext, probedRun, support } from './mechanisms-harness.js';
+import { attachDetachTimes, toolChildrenGone, bpfStatsValue, expectNothingLeft, ITERATIONS, needsSupport, needsUnsupported, newContext, probedRun, support } from './mechanisms-harness.js';
 
 /**
  * The bpftrace mechanisms, attached for real. Where bpftrace or the kernel cannot run one, detect()
  * must give bpftrace's or the kernel's own reason; the attach tests are skipped with it printed.
  */
 const CASES: { mechanism: AnyMechanism; whyNot: RegExp }[] = [
-  { mechanism: bpfTracepoint, whyNot: /sys_enter_mprotect|tracepoint|BPF|not permitted|cannot start bpftrace/ },
-  { mechanism: bpfRawTracepoint, whyNot: /bpftrace .*(rawtracepoint|raw)/ },
-  { mechanism: bpfKprobe, whyNot: /kprobe/ },
-  { mechanism: bpfKretprobe, whyNot: /kprobe/ },
-  { mechanism: bpfFentry, whyNot: /kfunc/ },
-  { mechanism: bpfFexit, whyNot: /kfunc|kretfunc/ },
-  { mechanism: bpfLsm, whyNot: /BPF LSM is not active|bpftrace .*lsm/ },
+  { mechanism: bpftraceTracepoint, whyNot: /sys_enter_mprotect|tracepoint|BPF|not permitted|cannot start bpftrace/ },
+  { mechanism: bpftraceRawtracepoint, whyNot: /bpftrace .*(rawtracepoint|raw)/ },
+  { mechanism: bpftraceKprobe, whyNot: /kprobe/ },
+  { mechanism: bpftraceKretprobe, whyNot: /kprobe/ },
+  { mechanism: bpftraceKfunc, whyNot: /kfunc/ },
+  { mechanism: bpftraceKretfunc, whyNot: /kfunc|kretfunc/ },
+  { mechanism: bpftraceLsm, whyNot: /BPF LSM is not active|bpftrace .*lsm/ },
 ];
 
 
@@ -75,7 +75,7 @@ for (const { mechanism, whyNot } of CASES) {
       expect(ctx.journal.pendingWithIds.length).toBeGreaterThan(0);
       expect(await undoAll(ctx.journal)).toEqual([]);
       // The journal's undo may end with SIGKILL (see probes/bpftrace.ts on SIGTERM) and does not wait for the death.
-      await bpftraceChildrenGone(2000);
+      await toolChildrenGone(2000);
       expectNothingLeft(ctx, stats);
     });
 
@@ -109,14 +109,14 @@ describe('bpftrace start-up and stop time (reported; never inside a timed run)',
 
 describe('bpf stats', () => {
   it('stay as found and give no in-program figure when the context turns them off', async (test) => {
-    needsSupport(test, 'bpf-tracepoint', hosts.get('bpf-tracepoint'));
+    needsSupport(test, 'bpftrace-tracepoint', hosts.get('bpftrace-tracepoint'));
     const ctx = { ...newContext(), bpfStats: false };
     const stats = bpfStatsValue();
-    const handle = await bpfTracepoint.attach(hookTargetFor('mprotect'), ctx);
+    const handle = await bpftraceTracepoint.attach(hookTargetFor('mprotect'), ctx);
     expect(bpfStatsValue()).toBe(stats);
     expect(ctx.journal.pendingWithIds.map((e) => e.entry.kind)).toEqual(['process']);
-    const count = await bpfTracepoint.count(handle, { pid: process.pid });
-    await bpfTracepoint.detach(handle);
+    const count = await bpftraceTracepoint.count(handle, { pid: process.pid });
+    await bpftraceTracepoint.detach(handle);
     expect(count.inProgramNs).toBeNull();
     expectNothingLeft(ctx, stats);
   });
@@ -129,7 +129,7 @@ describe('bpftrace start-up failures', () => {
     const path = process.env.PATH;
     process.env.PATH = '/nonexistent';
     try {
-      await expect(bpfTracepoint.attach(hookTargetFor('mprotect'), ctx)).rejects.toThrow(/cannot start bpftrace: .*ENOENT/);
+      await expect(bpftraceTracepoint.attach(hookTargetFor('mprotect'), ctx)).rejects.toThrow(/cannot start bpftrace: .*ENOENT/);
     } finally {
       process.env.PATH = path;
     }

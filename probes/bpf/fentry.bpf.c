@@ -1,0 +1,9 @@
+/* fentry through a BPF trampoline on the function or hook the loader names; returns 0 (changes nothing). */
+#include "count.bpf.h"
+
+SEC("fentry")
+int hb_fentry(__u64 *ctx)
+{
+	hb_count();
+	return 0;
+}

@@ -1,0 +1,9 @@
+/* fexit through a BPF trampoline on the function or hook the loader names; returns 0 (changes nothing). */
+#include "count.bpf.h"
+
+SEC("fexit")
+int hb_fexit(__u64 *ctx)
+{
+	hb_count();
+	return 0;
+}
