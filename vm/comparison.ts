@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
-import { EstimateSchema, ResultsSchema, SCHEMA_VERSION, type Results, VerdictSchema } from '../bench/results.js';
+import { EstimateSchema, ResultsSchema, SCHEMA_VERSION, type Results, upgradeResults, VerdictSchema } from '../bench/results.js';
 import { cellTable } from '../reports/table.js';
 import { ACCELS } from './qemu.js';
 
@@ -70,12 +70,17 @@ export type Comparison = z.infer<typeof ComparisonSchema>;
 export function readKernelResults(resultsDir: string): Results | null {
   const path = join(resultsDir, 'results.json');
   if (!existsSync(path)) return null;
-  const document: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  const document = upgradeResults(JSON.parse(readFileSync(path, 'utf8')));
   const version = (document as { schemaVersion?: unknown } | null)?.schemaVersion;
   if (typeof version === 'number' && version < SCHEMA_VERSION) {
     throw new Error(`${path}: written by an older hookbench (results schema version ${version}); re-measure with hookbench vm`);
   }
-  return ResultsSchema.parse(document);
+  const parsed = ResultsSchema.safeParse(document);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`${path}: invalid hookbench results at ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+  }
+  return parsed.data;
 }
 
 function cellsOf(kernel: string, results: Results): ComparisonCell[] {
