@@ -193,7 +193,8 @@ async function reachMoment(run: RunningCli, trial: Trial, started: number, shrin
       await nthChange(run, pending, 1 + Math.floor(random() * 4), -1);
       return;
     case 'tool running':
-      await until(run, () => journaledProcesses(run.pid).length > 0);
+      // A tool that outlives a SIGKILLed run (auditd, bpftrace): the bare BPF loader dies with it.
+      await until(run, () => journaledProcesses(run.pid).some((p) => p.comm !== LOADER));
       await sleep(random() * 20);
   }
 }
@@ -206,7 +207,10 @@ async function auditdNotOurs(): Promise<number | null> {
   return pid === 0 ? null : pid;
 }
 
-/** The tool processes (auditd, bpftrace) a run's journal says it started and has not stopped. */
+/** The bare BPF family's loader (probes/bpf/loader.c). */
+const LOADER = 'hb-bpf-loader';
+
+/** The tool processes (auditd, bpftrace, the bare BPF loader) a run's journal says it started and has not stopped. */
 function journaledProcesses(runPid: number): JournaledProcess[] {
   return (journalEntries(journalDir, runPid) ?? []).flatMap((entry) => (entry.kind === 'process' ? [entry] : []));
 }
@@ -258,6 +262,10 @@ async function trial(t: Trial): Promise<void> {
     let leftover: JournaledProcess[] = [];
     if (t.signal === 'SIGKILL') {
       expect(done.signal, context).toBe('SIGKILL');
+      // PR_SET_PDEATHSIG: the kernel ends a bare BPF loader with the run, and its programs with it.
+      const loaders = () => journaledProcesses(run.pid).filter((p) => p.comm === LOADER && isRunning(p));
+      for (const start = Date.now(); loaders().length > 0 && Date.now() - start < 2_000; ) await sleep(20);
+      expect(loaders(), `${context}: a bare BPF loader outlived the run`).toEqual([]);
       leftover = journaledProcesses(run.pid).filter(isRunning);
       // A run killed while its tool ran leaves it running (auditd in its own session survives even the group kill).
       if (t.moment.kind === 'tool running' && t.target === 'pid') expect(leftover.length, `${context}: no tool left running`).toBeGreaterThan(0);

@@ -24,13 +24,13 @@ function read(path: string): string {
   }
 }
 
-/** bpftrace and auditd processes: the ones a hookbench run starts. */
+/** bpftrace, auditd and bare BPF loader processes: the ones a hookbench run starts. */
 function toolProcesses(): string[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
     .flatMap((pid) => {
       const comm = read(`/proc/${pid}/comm`).trim();
-      return comm === 'bpftrace' || comm === 'auditd' ? [`${comm} ${pid}`] : [];
+      return comm === 'bpftrace' || comm === 'auditd' || comm === 'hb-bpf-loader' ? [`${comm} ${pid}`] : [];
     });
 }
 

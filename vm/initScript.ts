@@ -48,6 +48,9 @@ mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
 mount -t tmpfs -o mode=0755 tmpfs $R/run
+# /tmp of its own, as a machine has, not the overlay root: there every open passes the file LSM hooks
+# twice (the overlay's file, then the upper layer's), and workloads make their files under /tmp.
+mount -t tmpfs -o mode=1777 tmpfs $R/tmp
 mount -t tracefs tracefs $R/sys/kernel/tracing || fail "cannot mount tracefs"
 mount -t securityfs securityfs $R/sys/kernel/security
 mount -t debugfs debugfs $R/sys/kernel/debug
