@@ -91,6 +91,17 @@ async function compile(unit: CompileUnit, sourceDir: string, outDir: string): Pr
   await rename(tmp, out);
 }
 
+/**
+ * Every promise's value, or the first failure once all have settled: a failed build leaves no compiler
+ * running behind it (they would load the machine during whatever is measured next).
+ */
+async function allSettledOrThrow<T>(work: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(work);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
 export interface CachedBuild {
   /** `buildDir/<name>-<key>`. */
   dir: string;
@@ -114,7 +125,7 @@ export async function buildCached(
   const cached = paths.every((p) => existsSync(p));
   if (!cached) {
     await mkdir(dir, { recursive: true });
-    await Promise.all(units.map((u) => compile(u, dirs.sourceDir, dir)));
+    await allSettledOrThrow(units.map((u) => compile(u, dirs.sourceDir, dir)));
   }
   return { dir, paths, compiled: !cached };
 }
@@ -129,7 +140,7 @@ async function buildOne(spec: WorkloadSpec, sourceDir: string, buildDir: string)
  * version, flags, sources) is unchanged. Safe to run from several processes at once.
  */
 export async function buildWorkloads(buildDir = defaultBuildDir(), sourceDir = defaultSourceDir()): Promise<BuiltWorkloads> {
-  const built = await Promise.all(WORKLOADS.map((spec) => buildOne(spec, sourceDir, buildDir)));
+  const built = await allSettledOrThrow(WORKLOADS.map((spec) => buildOne(spec, sourceDir, buildDir)));
   return Object.fromEntries(built.map((b) => [b.name, b]));
 }
 
