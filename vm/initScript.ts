@@ -48,9 +48,6 @@ mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
 mount -t tmpfs -o mode=0755 tmpfs $R/run
-# /tmp of its own, as a machine has, not the overlay root: there every open passes the file LSM hooks
-# twice (the overlay's file, then the upper layer's), and workloads make their files under /tmp.
-mount -t tmpfs -o mode=1777 tmpfs $R/tmp
 mount -t tracefs tracefs $R/sys/kernel/tracing || fail "cannot mount tracefs"
 mount -t securityfs securityfs $R/sys/kernel/security
 mount -t debugfs debugfs $R/sys/kernel/debug
@@ -68,10 +65,12 @@ say root-ready
 accel=tcg
 case " $(cat /proc/cmdline) " in *" hookbench.accel=kvm "*) accel=kvm ;; esac
 # Through a pipe, so the command's output is not the serial tty: it prints plain lines the host forwards.
+# Temporary files on a tmpfs, not the overlay root (whose /tmp is the host's, where the repository may
+# be): on overlayfs every open passes the file LSM hooks twice, the overlay's file's and the upper layer's.
 set -o pipefail
 say run-start
 chroot $R /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb \\
-  HOOKBENCH_ACCEL=$accel /bin/sh ${GUEST_RESULTS_DIR}/${VM_META_DIR}/${COMMAND_FILE} </dev/null 2>&1 | cat
+  TMPDIR=/dev/shm HOOKBENCH_ACCEL=$accel /bin/sh ${GUEST_RESULTS_DIR}/${VM_META_DIR}/${COMMAND_FILE} </dev/null 2>&1 | cat
 rc=$?
 echo $rc > $R${GUEST_RESULTS_DIR}/${VM_META_DIR}/${EXIT_STATUS_FILE}
 say run-exit $rc
