@@ -1,16 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { repoRoot } from '../bench/repo.js';
 import { buildCached, COMMON_FLAGS, type CompileUnit } from '../workloads/build.js';
 import { enableBpfStats, inProgramNs, processProgramStats, type JournaledChange, type ProgramStats } from './bpfStats.js';
 import { workloadComms } from './bpftrace.js';
 import { detectByAttaching } from './detect.js';
 import type { HookTarget } from './hookpoints.js';
-import { processStartTime, type Journal } from './journal.js';
+import type { Journal } from './journal.js';
 import { lockdownMode } from './kernelBpf.js';
 import { AS_WRITTEN, CHECKED, type Names } from './names.js';
+import { spawnError, spawnJournaled, ToolOutput, type ToolProcess } from './toolProcess.js';
 import { undoJournaled } from './undo.js';
 import type { AttachContext, Mechanism, ProbeCount } from './types.js';
 
@@ -65,46 +64,11 @@ export interface BareBpfAttachment {
 }
 
 /** The loader's reply to "count", or its exit: handed to whoever waits for a line. */
-class Lines {
-  private readonly waiting = new Set<(line: string) => void>();
-
-  constructor(child: ChildProcess) {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      for (const deliver of [...this.waiting]) deliver(line);
-    });
-  }
-
-  next(prefix: string, exited: Promise<unknown>, timeoutMs: number): Promise<string> {
-    return new Promise<string>((resolve, reject) => {
-      const done = () => {
-        this.waiting.delete(deliver);
-        clearTimeout(timer);
-      };
-      const deliver = (line: string) => {
-        if (!line.startsWith(prefix)) return;
-        done();
-        resolve(line.slice(prefix.length));
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`${LOADER}: no '${prefix.trim()}' within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiting.add(deliver);
-      void exited.then(() => {
-        done();
-        reject(new Error(`${LOADER} exited before '${prefix.trim()}'`));
-      });
-    });
-  }
-}
-
-export interface BareBpfHandle {
+export interface BareBpfHandle extends ToolProcess {
   journal: Journal;
-  child: ChildProcess;
   process: JournaledChange;
   stats: JournaledChange | null;
-  exited: Promise<void>;
-  lines: Lines;
+  lines: ToolOutput<string>;
   startupMs: number;
   /** Per attachment, what it had counted when the workload was scoped. */
   atScope: number[];
@@ -162,23 +126,18 @@ export async function startBareBpf(attachments: readonly BareBpfAttachment[], ct
   const { loader, objects } = await buildBareBpf();
   const stats = ctx.bpfStats === false ? null : enableBpfStats(ctx.journal);
   const started = performance.now();
-  const child = spawn(loader, loaderArgs(objects, attachments, comms), { stdio: ['pipe', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => {
-    child.once('close', () => resolve());
-    child.once('error', () => resolve());
-  });
-  if (child.pid === undefined) {
-    const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+  const { child, process: journaled, exited } = spawnJournaled(loader, loaderArgs(objects, attachments, comms), ['pipe', 'pipe', 'pipe'], ctx.journal);
+  if (!journaled) {
+    const err = await spawnError(child);
     if (stats) await undoJournaled(ctx.journal, stats.id, stats.entry);
     throw new Error(`cannot start ${LOADER}: ${err.message}`);
   }
-  const entry = { kind: 'process' as const, pid: child.pid, startTime: processStartTime(child.pid) ?? '', comm: LOADER };
-  const running = { journal: ctx.journal, child, process: { id: ctx.journal.add(entry), entry }, stats, exited };
+  const running = { journal: ctx.journal, child, process: journaled, stats, exited };
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const lines = new Lines(child);
+  const lines = new ToolOutput(child, (line) => line, LOADER);
   try {
-    await lines.next('ready', exited, READY_TIMEOUT_MS);
+    await lines.next(afterPrefix('ready'), exited, READY_TIMEOUT_MS, "'ready'");
   } catch (err) {
     await stop(running);
     throw new Error(await failureReason(stderr, (err as Error).message));
@@ -186,9 +145,15 @@ export async function startBareBpf(attachments: readonly BareBpfAttachment[], ct
   return { ...running, lines, startupMs: performance.now() - started, atScope: attachments.map(() => 0), statsAtScope: null };
 }
 
+/** The rest of a line that starts with `prefix`. */
+const afterPrefix =
+  (prefix: string) =>
+  (line: string): string | undefined =>
+    line.startsWith(prefix) ? line.slice(prefix.length) : undefined;
+
 /** Each attachment's count so far, read from the loader's per-CPU arrays. */
 async function readCounts(h: BareBpfHandle): Promise<number[]> {
-  const reply = h.lines.next('count ', h.exited, COUNT_TIMEOUT_MS);
+  const reply = h.lines.next(afterPrefix('count '), h.exited, COUNT_TIMEOUT_MS, "'count'");
   h.child.stdin!.write('count\n');
   return (await reply).split(' ').map(Number);
 }

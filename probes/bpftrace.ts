@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import type { HookTarget } from './hookpoints.js';
-import { processStartTime, type Journal } from './journal.js';
+import type { Journal } from './journal.js';
 import { enableBpfStats, inProgramNs, processProgramStats, type JournaledChange, type ProgramStats } from './bpfStats.js';
 import { detectByAttaching } from './detect.js';
 import { CHECKED, AS_WRITTEN, type Names } from './names.js';
+import { spawnError, spawnJournaled, ToolOutput, type ToolProcess } from './toolProcess.js';
 import { undoJournaled } from './undo.js';
 import { workloadByName } from '../workloads/registry.js';
 import type { AttachContext, Mechanism, ProbeCount } from './types.js';
@@ -109,61 +107,24 @@ export function countingProgram(probes: BpftraceProbe | readonly BpftraceProbe[]
 
 type Message = { type: string; data: unknown };
 
-/** bpftrace's `-f json` output, one message a line, handed to whoever waits for one. */
-class Messages {
-  private readonly waiting = new Set<(m: Message) => void>();
-
-  constructor(child: ChildProcess) {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      let m: Message;
-      try {
-        m = JSON.parse(line) as Message;
-      } catch {
-        return; // blank separator lines between map dumps
-      }
-      for (const deliver of [...this.waiting]) deliver(m);
-    });
-  }
-
-  /** The next message matching `wanted`; register before provoking it. */
-  next<T>(wanted: (m: Message) => T | undefined, exited: Promise<unknown>, timeoutMs: number, what: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const done = () => {
-        this.waiting.delete(deliver);
-        clearTimeout(timer);
-      };
-      const deliver = (m: Message) => {
-        const value = wanted(m);
-        if (value === undefined) return;
-        done();
-        resolve(value);
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`bpftrace: no ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiting.add(deliver);
-      void exited.then(() => {
-        done();
-        reject(new Error(`bpftrace exited before ${what}`));
-      });
-    });
+/** bpftrace's `-f json` output; the blank separator lines between map dumps are not messages. */
+function parseMessage(line: string): Message | undefined {
+  try {
+    return JSON.parse(line) as Message;
+  } catch {
+    return undefined;
   }
 }
 
-interface Running {
+interface Running extends ToolProcess {
   journal: Journal;
-  child: ChildProcess;
-  /** Null when bpftrace could not be spawned at all. */
-  process: JournaledChange | null;
   /** Null when the context asked for no bpf stats. */
   stats: JournaledChange | null;
-  exited: Promise<void>;
 }
 
 export interface BpftraceHandle extends Running {
   process: JournaledChange;
-  messages: Messages;
+  messages: ToolOutput<Message>;
   /** From spawn until every probe was attached: never inside a timed run. */
   startupMs: number;
   statsAtReady: ProgramStats | null;
@@ -190,27 +151,6 @@ async function failureReason(stderr: string, program: string, probeType: string,
   // 0.17's words when it does not know a probe type at all.
   const hint = /Invalid probe type/.test(said) ? ` (${version} has no '${probeType}' probe type)` : '';
   return `${version}: ${said}${hint}`;
-}
-
-function commOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return 'bpftrace';
-  }
-}
-
-function spawnJournaled(program: string, journal: Journal): Pick<Running, 'child' | 'process' | 'exited'> {
-  const child = spawn('bpftrace', ['-f', 'json', '-e', program], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => {
-    // 'close', not 'exit': by then all of stderr has been read, so a failure's reason is complete.
-    child.once('close', () => resolve());
-    child.once('error', () => resolve());
-  });
-  const pid = child.pid;
-  if (pid === undefined) return { child, process: null, exited };
-  const entry = { kind: 'process' as const, pid, startTime: processStartTime(pid) ?? '', comm: commOf(pid) };
-  return { child, process: { id: journal.add(entry), entry }, exited };
 }
 
 const TERM_RESEND_MS = 150;
@@ -253,16 +193,16 @@ export async function startBpftrace(probe: BpftraceProbe | readonly BpftraceProb
   const probeType = (Array.isArray(probe) ? probe[0] : (probe as BpftraceProbe)).type;
   const stats = ctx.bpfStats === false ? null : enableBpfStats(ctx.journal);
   const started = performance.now();
-  const running: Running = { journal: ctx.journal, stats, ...spawnJournaled(program, ctx.journal) };
+  const running: Running = { journal: ctx.journal, stats, ...spawnJournaled('bpftrace', ['-f', 'json', '-e', program], ['ignore', 'pipe', 'pipe'], ctx.journal) };
   const { child } = running;
   if (!running.process) {
-    const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+    const err = await spawnError(child);
     await stop(running);
     throw new Error(`cannot start bpftrace: ${err.message}`);
   }
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const messages = new Messages(child);
+  const messages = new ToolOutput(child, parseMessage, 'bpftrace');
   try {
     await messages.next((m) => (m.type === 'printf' && String(m.data).startsWith(READY) ? true : undefined), running.exited, READY_TIMEOUT_MS, 'attach');
   } catch (err) {

@@ -71,7 +71,7 @@ const RESEND_TERM_MS = 200;
 export async function stopProcess(pid: number, startTime: string): Promise<void> {
   if (processStartTime(pid) !== startTime) return;
   for (let waited = 0; waited < 5000; waited += 20) {
-    if (processStartTime(pid) !== startTime || isZombie(pid)) return;
+    if (processStartTime(pid) !== startTime || hasEnded(pid)) return;
     if (waited % RESEND_TERM_MS === 0) signal(pid, 'SIGTERM');
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -87,7 +87,8 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-function isZombie(pid: number): boolean {
+/** True once `pid` is gone or a zombie (ended, not yet reaped). */
+export function hasEnded(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');

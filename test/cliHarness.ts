@@ -8,6 +8,7 @@ import { execa, type Result } from 'execa';
 import { expect } from 'vitest';
 import { JOURNAL_DIR, PRIVATE_LOG_DIR, readJournals, type JournalEntry, type JournalFile } from '../probes/journal.js';
 import { ensureTracefs, TRACEFS } from '../probes/tracefs.js';
+import { hasEnded } from '../probes/undo.js';
 import { kernelState, type KernelState } from './kernelState.js';
 
 /**
@@ -166,16 +167,6 @@ export interface FullState extends KernelState {
   privateLogs: string[];
 }
 
-const procStat = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8');
-
-export function isZombie(pid: number): boolean {
-  try {
-    const stat = procStat(pid);
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
 
 async function bpfPrograms(): Promise<string[]> {
   const r = await execa('bpftool', ['prog', 'show', '--json'], { reject: false });
@@ -192,7 +183,7 @@ export async function fullState(): Promise<FullState> {
   const state = await kernelState();
   return {
     ...state,
-    hookbenchProcesses: state.hookbenchProcesses.filter((p) => !isZombie(Number(p.split(' ')[1]))),
+    hookbenchProcesses: state.hookbenchProcesses.filter((p) => !hasEnded(Number(p.split(' ')[1]))),
     bpfPrograms: await bpfPrograms(),
     privateLogs: existsSync(PRIVATE_LOG_DIR) ? readdirSync(PRIVATE_LOG_DIR).sort() : [],
   };

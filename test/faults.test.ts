@@ -9,12 +9,12 @@ import { ResultsSchema } from '../bench/results.js';
 import { seededRandom } from '../bench/statistics.js';
 import { LOG_FILE, RESULTS_FILE, RUN_FILE } from '../bench/store.js';
 import { processStartTime, type JournalEntry } from '../probes/journal.js';
+import { hasEnded } from '../probes/undo.js';
 import {
   ensureCliBuilt,
   expectKernelAsBefore,
   hookbench,
   installUserState,
-  isZombie,
   journalFiles,
   lines,
   newJournalDir,
@@ -216,7 +216,7 @@ function journaledProcesses(runPid: number): JournaledProcess[] {
 }
 
 /** Still that process, and not one that has exited and waits to be reaped (PID 1 here reaps every few seconds). */
-const isRunning = (p: JournaledProcess) => processStartTime(p.pid) === p.startTime && !isZombie(p.pid);
+const isRunning = (p: JournaledProcess) => processStartTime(p.pid) === p.startTime && !hasEnded(p.pid);
 
 function phaseOf(outDir: string): TrialRecord['phase'] {
   if (!existsSync(join(outDir, RUN_FILE))) return 'starting';

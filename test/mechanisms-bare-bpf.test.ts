@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { BPF_ATTACH_TYPES, buildBareBpf } from '../probes/bareBpf.js';
 import { hookTargetFor } from '../probes/hookpoints.js';
 import { MECHANISMS } from '../probes/registry.js';
 import type { AnyMechanism, Support } from '../probes/types.js';
-import { undoAll } from '../probes/undo.js';
+import { hasEnded, undoAll } from '../probes/undo.js';
 import { ensureCliBuilt, hookbench, journalFiles, newJournalDir, sleep, startHookbench } from './cliHarness.js';
 import { bpfStatsValue, childrenOf, expectNothingLeft, ITERATIONS, needsSupport, needsUnsupported, newContext, probedRun, support, toolChildrenGone } from './mechanisms-harness.js';
 
@@ -163,14 +163,7 @@ describe('the loader', () => {
   }, 240_000);
 });
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+const alive = (pid: number): boolean => !hasEnded(pid);
 
 /** hb-bpf-loader processes whose parent is `pid`. */
 const loaderChildrenOf = (pid: number): number[] => childrenOf(pid, new Set(['hb-bpf-loader']));
