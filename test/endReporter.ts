@@ -12,6 +12,7 @@ export default class EndReporter implements Reporter {
   async onTestRunEnd(testModules: ReadonlyArray<TestModule>): Promise<void> {
     this.printSkips(testModules);
     await printAuditNote();
+    printFailures(testModules);
   }
 
   private printSkips(testModules: ReadonlyArray<TestModule>): void {
@@ -34,7 +35,29 @@ export default class EndReporter implements Reporter {
 }
 
 /**
- * Second, audit: the tests enable it on this kernel, and that cannot be undone before reboot (every task
+ * Last, the failures again, one line each: vitest details them above the skip list, which can run to
+ * hundreds of lines, so a reader of only the output's tail (a CI log cut to its end) would see skips and
+ * "Error 1" and not what failed.
+ */
+function printFailures(testModules: ReadonlyArray<TestModule>): void {
+  const failures: string[] = [];
+  for (const module of testModules) {
+    const file = relative(process.cwd(), module.moduleId);
+    for (const suite of [module, ...module.children.allSuites()]) {
+      for (const error of suite.errors()) failures.push(`  ${file}${suite === module ? '' : ` > ${(suite as { fullName: string }).fullName}`}: ${firstLine(error.message)}`);
+    }
+    for (const test of module.children.allTests()) {
+      const result = test.result();
+      if (result.state === 'failed') failures.push(`  ${file} > ${test.fullName}\n      ${firstLine(result.errors?.[0]?.message)}`);
+    }
+  }
+  if (failures.length > 0) process.stdout.write(`\nFAILED: ${failures.length}\n${failures.join('\n')}\n`);
+}
+
+const firstLine = (message: string | undefined): string => (message ?? 'no error message').split('\n')[0]!.slice(0, 300);
+
+/**
+ * Then audit: the tests enable it on this kernel, and that cannot be undone before reboot (every task
  * created afterwards carries an audit context). Benchmarks run later in this boot measure a slower
  * syscall path; `hookbench run` notes it in its results too.
  */
