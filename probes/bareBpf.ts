@@ -63,7 +63,6 @@ export interface BareBpfAttachment {
   syscallNr: number;
 }
 
-/** The loader's reply to "count", or its exit: handed to whoever waits for a line. */
 export interface BareBpfHandle extends ToolProcess {
   journal: Journal;
   process: JournaledChange;
