@@ -9,10 +9,10 @@ import { registerVmCommand } from '../vm/cli.js';
 import { cellTable } from '../reports/table.js';
 import { formatWorkloadList } from '../workloads/registry.js';
 import { doctor, formatDoctor } from './doctor.js';
-import { DEFAULT_LATENCY_CYCLES, MIN_LATENCY_CYCLES } from './latency.js';
+import { DEFAULT_LATENCY_CYCLES } from './latency.js';
 import { InterruptedError, UsageError } from './errors.js';
 import { DEFAULT_OPTIONS, validateNames } from './planner.js';
-import { addRunOptions, assertRoot, assertTools, parseNumber, parseRunOptions, type RawRunOptions } from './options.js';
+import { addRunOptions, assertRoot, assertTools, parseLatencyCycles, parseNumber, parseRunOptions, type RawRunOptions } from './options.js';
 import { latencyLine, progressPrinter } from './progress.js';
 import type { MechanismLatency, Results } from './results.js';
 import { registerPredictCommand } from './predict.js';
@@ -59,19 +59,12 @@ async function refuseUnlessAlone(): Promise<void> {
   if (live.length > 0) throw new UsageError(`another hookbench run (pid ${live.map((j) => j.pid).join(', ')}) is measuring on this machine; runs at once would measure each other`);
 }
 
-/** --latency-cycles: 0 skips the measurement, and a margin of error needs MIN_LATENCY_CYCLES. */
-function parseLatencyCycles(text: string): number {
-  const cycles = parseNumber('latency-cycles', text, { integer: true, min: 0, max: 100_000 });
-  if (cycles > 0 && cycles < MIN_LATENCY_CYCLES) throw new UsageError(`--latency-cycles must be 0 (skip) or at least ${MIN_LATENCY_CYCLES}, got ${cycles}`);
-  return cycles;
-}
-
 async function runCommand(
-  raw: RawRunOptions & { out?: string; resume?: string; json?: boolean; report?: boolean; latencyCycles: string },
+  raw: RawRunOptions & { out?: string; resume?: string; json?: boolean; report?: boolean },
   mechanismsGiven: boolean,
 ): Promise<number> {
   await assertRoot();
-  const latencyCycles = parseLatencyCycles(raw.latencyCycles);
+  const latencyCycles = parseLatencyCycles(raw.latencyCycles ?? String(DEFAULT_LATENCY_CYCLES));
   if (raw.profile !== undefined && raw.resume) throw new UsageError('--profile and --resume are exclusive: a resumed run keeps the profiles it started with');
   const options = applyProfileOption(parseRunOptions(raw), raw.profile, mechanismsGiven);
   if (raw.resume && raw.out) throw new UsageError('--resume and --out are exclusive: a resumed run writes where it started');
@@ -120,7 +113,6 @@ export function buildProgram(): Command {
     .option('--resume <dir>', 'continue a killed run in its results directory')
     .option('--json', 'print the results document on stdout')
     .option('--no-report', 'write results only, no report.html/summary.md/results.csv/charts (hookbench vm writes them on the host)')
-    .option('--latency-cycles <n>', "after the cells, time each mechanism's attach and detach over at least n cycles (0: skip; a resumed run measures what it lacks)", String(DEFAULT_LATENCY_CYCLES))
     .action(async (o, cmd: Command) => setExit(await runCommand(o, cmd.getOptionValueSource('mechanisms') === 'cli')));
   program
     .command('doctor')

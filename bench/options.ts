@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import { mechanismByName } from '../probes/registry.js';
 import { parseCpuList } from './cpus.js';
 import { UsageError } from './errors.js';
+import { DEFAULT_LATENCY_CYCLES, MIN_LATENCY_CYCLES } from './latency.js';
 import { DEFAULT_MECHANISMS, DEFAULT_OPTIONS, DEFAULT_WORKLOADS, validateNames } from './planner.js';
 import type { RunOptions } from './results.js';
 import { METHOD_MIN_ROUNDS, MIN_BLOCKS, ROUNDS_PER_BLOCK } from './statistics.js';
@@ -20,7 +21,15 @@ export function addRunOptions(cmd: Command): Command {
     .option('--run-ms <ms>', 'target duration of one workload run', '200')
     .option('--seed <n>', 'seed for round order and bootstrap', '1')
     .option('--cpu <list>', 'CPUs to run the workload on, e.g. 1 or 0-3 (default: every online CPU, a cell\'s blocks rotating over them)')
-    .option('--profile <name|file>', 'also measure a hook profile (elkeid-default or a .json file): one cell per realisation');
+    .option('--profile <name|file>', 'also measure a hook profile (elkeid-default or a .json file): one cell per realisation')
+    .option('--latency-cycles <n>', "after the cells, time each mechanism's attach and detach over at least n cycles (0: skip; a resumed run measures what it lacks)", String(DEFAULT_LATENCY_CYCLES));
+}
+
+/** --latency-cycles: 0 skips the measurement, and a margin of error needs MIN_LATENCY_CYCLES. */
+export function parseLatencyCycles(text: string): number {
+  const cycles = parseNumber('latency-cycles', text, { integer: true, min: 0, max: 100_000 });
+  if (cycles > 0 && cycles < MIN_LATENCY_CYCLES) throw new UsageError(`--latency-cycles must be 0 (skip) or at least ${MIN_LATENCY_CYCLES}, got ${cycles}`);
+  return cycles;
 }
 
 /** Run options as commander hands them over: strings, still to be validated. */
@@ -36,6 +45,7 @@ export interface RawRunOptions {
   seed?: string;
   cpu?: string;
   profile?: string;
+  latencyCycles?: string;
 }
 
 /** A number as the user typed it: digits and at most one point, nothing a shell or JS would reinterpret. */

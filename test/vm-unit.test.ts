@@ -252,6 +252,7 @@ describe('vm command', () => {
       [['--kernel', '6.1', '--accel', 'xen']],
       [['--kernel', '6.1', '--cpus', '0']],
       [['--kernel', '6.1', '--timeout', '-1']],
+      [['--kernel', '6.1', '--latency-cycles', '1']],
       [['--kernel', '6.1', '--workloads', 'mprotect', '--', 'doctor']],
     ])('%j', async (args) => {
       const stderr: string[] = [];

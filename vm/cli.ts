@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../bench/errors.js';
-import { addRunOptions, assertRoot, parseNumber, parseRunOptions, type RawRunOptions } from '../bench/options.js';
+import { addRunOptions, assertRoot, parseLatencyCycles, parseNumber, parseRunOptions, type RawRunOptions } from '../bench/options.js';
 import { ACCEL_CHOICES, type AccelChoice, type AccelDecision, chooseAccel } from './accel.js';
 import { buildComparison, comparisonTable, type KernelOutcome, kernelLines, readKernelResults, writeComparison } from './comparison.js';
 import { defaultKernelCache } from './debianKernel.js';
@@ -81,7 +81,9 @@ function guestArgs(cmd: Command, runOptionNames: readonly string[], passThrough:
     const needsOut = passThrough[0] === 'run' && !passThrough.some((a) => /^--(out|resume)(=|$)/.test(a));
     return needsOut ? [...passThrough, '--out', GUEST_RESULTS_DIR] : [...passThrough];
   }
-  parseRunOptions(cmd.opts() as RawRunOptions);
+  const raw = cmd.opts() as RawRunOptions;
+  parseRunOptions(raw);
+  if (raw.latencyCycles !== undefined) parseLatencyCycles(raw.latencyCycles);
   const values = cmd.opts() as Record<string, string>;
   const forwarded = typed.flatMap((name) => [cmd.options.find((o) => o.attributeName() === name)!.long!, values[name]!]);
   if (!typed.includes('mechanisms')) forwarded.push('--mechanisms', VM_DEFAULT_MECHANISMS);

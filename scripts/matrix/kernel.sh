@@ -14,6 +14,5 @@ check ACCEL "$accel" '^(auto|kvm|tcg)$'
 load_run_options
 
 setup setup
-# The guest command after -- carries the run options hookbench vm does not forward (--latency-cycles);
-# reports are rendered on the host afterwards, as vm does for its own default run.
-measured hookbench vm --kernel "$1" --accel "$accel" --out "$2" -- run "${RUN_OPTS[@]}" --no-report
+# vm forwards the run options to the guest's `hookbench run` and renders the reports on the host.
+measured hookbench vm --kernel "$1" --accel "$accel" --out "$2" "${RUN_OPTS[@]}"
