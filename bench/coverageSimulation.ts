@@ -21,10 +21,12 @@ export interface NoiseModel {
   runSd: number;
   /** Chance a run is an outlier, slowed by 20 to 80 %. */
   outlier: number;
+  /** How much more the hook costs on CPU 0 than the average, and less on CPU 1 (bpftrace's tracepoints: ~0.25). */
+  cpuOverheadSplit: number;
 }
 
 /** Noise as seen on the development machines (kernel-facts.md, measured 2026-12-01). */
-export const MACHINE_NOISE: NoiseModel = { slowCpuFactor: 0.35, cpuSwapPerBlock: 0.1, strayRun: 0.02, driftAmplitude: 0.05, runSd: 0.015, outlier: 0.03 };
+export const MACHINE_NOISE: NoiseModel = { slowCpuFactor: 0.35, cpuSwapPerBlock: 0.1, strayRun: 0.02, driftAmplitude: 0.05, runSd: 0.015, outlier: 0.03, cpuOverheadSplit: 0 };
 
 export interface SimulatedCell {
   trueOverhead: number;
@@ -62,7 +64,7 @@ export function simulateCell(trueOverhead: number, noise: NoiseModel, cellOption
     const cluster = random() < noise.strayRun ? 1 - cpu : cpu;
     const drift = 1 + noise.driftAmplitude * Math.sin((2 * Math.PI * clock) / (600 * period) + phase);
     const outlier = random() < noise.outlier ? 1.2 + 0.6 * random() : 1;
-    const effect = arm === 'probed' ? 1 + trueOverhead / 100 : 1;
+    const effect = arm === 'probed' ? 1 + (trueOverhead / 100) * (cpu === 0 ? 1 + noise.cpuOverheadSplit : 1 - noise.cpuOverheadSplit) : 1;
     const nsPerOp = 1500 * speeds[cluster]! * drift * outlier * effect * Math.exp(noise.runSd * gaussian(random));
     const ops = 100_000;
     return { arm, startedAt: clock, ops, ns: nsPerOp * ops, nsPerOp, perf: {}, cpuStart: cpu, cpuEnd: cpu, ...(arm === 'probed' ? { events: ops } : {}) };

@@ -225,23 +225,83 @@ export interface BlockEstimate extends Estimate {
   betweenBlockSd: number;
 }
 
+/** Blocks each CPU needs before a cell's interval is taken within CPUs (see blockCi). */
+export const MIN_BLOCKS_PER_CPU = 3;
+
 /**
- * Mean over blocks of each block's `statistic`, with a Student-t interval on the block values
- * (B - 1 degrees of freedom), so the CI carries the variation between blocks - the machine's slow
- * changes within the run - and not just between neighbouring rounds. With a single block the rounds
- * stand in for blocks (a narrower, optimistic interval: such a cell is INCONCLUSIVE by minRounds).
+ * Mean over blocks of each block's `statistic`, with a Student-t interval on the block values, so
+ * the CI carries the variation between blocks - the machine's slow changes within the run - and not
+ * just between neighbouring rounds. With a single block the rounds stand in for blocks (a narrower,
+ * optimistic interval: such a cell is INCONCLUSIVE by minRounds).
+ *
+ * Blocks rotate over the measurement CPUs by design, and a hook can cost a fixed amount more on one
+ * CPU than on another (bpftrace's tracepoint programs: +80 % on CPU 0, +48 % on CPU 1, every run). The
+ * cell's overhead is then the average over its CPUs, each weighted equally (the block counts differ
+ * by one where a cell stops), and its interval comes from the spread within each CPU (pooled, B - C
+ * degrees of freedom): the split between CPUs is part of the design, not noise, so it must neither
+ * widen the CI nor move the value with the block count. This applies once every CPU has
+ * MIN_BLOCKS_PER_CPU blocks - a rule fixed by the block count alone, so each look's interval keeps
+ * its confidence; before that (and on one CPU) it is the plain interval over blocks (B - 1 df).
  */
-export function blockCi(perRound: readonly number[], blockOf: readonly number[], statistic: Statistic, confidence: number): BlockEstimate {
+export function blockCi(perRound: readonly number[], blockOf: readonly number[], statistic: Statistic, confidence: number, cpuOf?: readonly number[]): BlockEstimate {
   if (perRound.length === 0) throw new Error('blockCi of an empty sample');
-  const groups = new Map<number, number[]>();
-  perRound.forEach((v, i) => groups.set(blockOf[i]!, [...(groups.get(blockOf[i]!) ?? []), v]));
-  const blockValues = [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([, vs]) => statistic(vs));
-  const units = blockValues.length >= 2 ? blockValues : [...perRound];
-  const value = blockValues.length >= 2 ? mean(units) : statistic(perRound);
+  const groups = new Map<number, { cpu: number; values: number[] }>();
+  perRound.forEach((v, i) => {
+    const group = groups.get(blockOf[i]!) ?? { cpu: cpuOf?.[i] ?? 0, values: [] };
+    group.values.push(v);
+    groups.set(blockOf[i]!, group);
+  });
+  const blocks = [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([, g]) => ({ cpu: g.cpu, value: statistic(g.values) }));
+  const blockValues = blocks.map((b) => b.value);
   const betweenBlockSd = blockValues.length >= 2 ? sampleStandardDeviation(blockValues) : 0;
-  if (units.length < 2) return { value, ciLow: value, ciHigh: value, blockValues, betweenBlockSd };
-  const half = (studentTQuantile(1 - (1 - confidence) / 2, units.length - 1) * sampleStandardDeviation(units)) / Math.sqrt(units.length);
-  return { value, ciLow: value - half, ciHigh: value + half, blockValues, betweenBlockSd };
+  const interval = blockValues.length >= 2 ? blocksInterval(blocks) : plainInterval([...perRound], statistic(perRound));
+  if (interval.df === 0) return { value: interval.value, ciLow: interval.value, ciHigh: interval.value, blockValues, betweenBlockSd };
+  const half = studentTQuantile(1 - (1 - confidence) / 2, interval.df) * interval.se;
+  return { value: interval.value, ciLow: interval.value - half, ciHigh: interval.value + half, blockValues, betweenBlockSd };
+}
+
+/** A block's value and the CPU it ran on. */
+interface CpuBlock {
+  cpu: number;
+  value: number;
+}
+
+/** Mean and standard error of block values: within CPUs once each of 2+ CPUs has MIN_BLOCKS_PER_CPU blocks, else over all blocks. */
+function blocksInterval(blocks: readonly CpuBlock[]): CentredInterval {
+  const byCpu = new Map<number, number[]>();
+  for (const b of blocks) byCpu.set(b.cpu, [...(byCpu.get(b.cpu) ?? []), b.value]);
+  const cpus = [...byCpu.values()];
+  return takenWithinCpus(cpus.map((values) => values.length)) ? withinCpuInterval(cpus) : plainInterval(blocks.map((b) => b.value));
+}
+
+/** Whether blocks spread over CPUs with these block counts are taken within CPUs (blockCi). */
+function takenWithinCpus(blocksPerCpu: readonly number[]): boolean {
+  return blocksPerCpu.length >= 2 && blocksPerCpu.every((n) => n >= MIN_BLOCKS_PER_CPU);
+}
+
+interface CentredInterval {
+  value: number;
+  /** Standard error of value. */
+  se: number;
+  /** Degrees of freedom of se; 0 when it cannot be estimated (one unit). */
+  df: number;
+}
+
+/** The mean of `units` (or `value`, where the rounds stand in for a single block) and its standard error. */
+function plainInterval(units: readonly number[], value = mean(units)): CentredInterval {
+  if (units.length < 2) return { value, se: 0, df: 0 };
+  return { value, se: sampleStandardDeviation([...units]) / Math.sqrt(units.length), df: units.length - 1 };
+}
+
+/** The equally weighted mean of each CPU's block mean, its standard error from the pooled within-CPU variance. */
+function withinCpuInterval(cpus: readonly (readonly number[])[]): CentredInterval {
+  const means = cpus.map((values) => mean(values));
+  const df = cpus.reduce((sum, values) => sum + values.length - 1, 0);
+  const squares = cpus.reduce((sum, values, c) => sum + values.reduce((s, v) => s + (v - means[c]!) ** 2, 0), 0);
+  const pooledVariance = squares / df;
+  const k = cpus.length;
+  const se = Math.sqrt((pooledVariance / k ** 2) * cpus.reduce((sum, values) => sum + 1 / values.length, 0));
+  return { value: mean(means), se, df };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,7 +422,8 @@ export function cpuDifference(stats: Pick<CellStats, 'overheadByCpu' | 'lookConf
   const difference = blockDifferenceCi(sorted[0]!.blockOverheads, sorted.at(-1)!.blockOverheads, stats.lookConfidence);
   if (difference.ciLow <= 0) return null;
   const each = cpus.map((c) => `CPU ${c.cpu} ${mean(c.blockOverheads) >= 0 ? '+' : ''}${mean(c.blockOverheads).toFixed(1)} % (${c.blockOverheads.length} blocks)`);
-  return `the overhead differs between CPUs (${each.join(', ')}; difference [${difference.ciLow.toFixed(1)}, ${difference.ciHigh.toFixed(1)}] pp): the cell's overhead is their average`;
+  const how = takenWithinCpus(stats.overheadByCpu.map((c) => c.blockOverheads.length)) ? 'their average, its CI from the spread within each CPU' : 'the mean of its blocks, its CI from the spread between them';
+  return `the overhead differs between CPUs (${each.join(', ')}; difference [${difference.ciLow.toFixed(1)}, ${difference.ciHigh.toFixed(1)}] pp): the cell's overhead is ${how}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -380,28 +441,31 @@ export function cellStats(rounds: readonly Round[], options: Pick<CellOptions, '
   if (rounds.length === 0) throw new Error('cellStats needs at least one round');
   const ordered = byIndex(rounds);
   const blockOf = ordered.map((r) => r.block);
-  const ci = (perRound: readonly number[], blocks: readonly number[], statistic: Statistic) => blockCi(perRound, blocks, statistic, options.lookConfidence);
+  const cpuOf = ordered.map((r) => r.cpu);
+  const ci = (perRound: readonly number[], rounds: readonly number[], statistic: Statistic) =>
+    blockCi(perRound, rounds.map((i) => blockOf[i]!), statistic, options.lookConfidence, rounds.map((i) => cpuOf[i]!));
+  const all = ordered.map((_, i) => i);
   const overhead = overheadPerRound(ordered);
   const added = addedNsPerRound(ordered);
   const perOpEvents = ordered.map((r) => eventsPerOp(r.probed));
   const counted = ordered.flatMap((_, i) => (perOpEvents[i] > 0 ? [i] : []));
   const inProgram = nonNull(ordered.map((r) => r.probed.inProgramNs));
-  const overheadBlocks = ci(overhead, blockOf, median);
+  const overheadBlocks = ci(overhead, all, median);
   const ciHalfWidth = (overheadBlocks.ciHigh - overheadBlocks.ciLow) / 2;
   return {
     rounds: ordered.length,
     blocks: overheadBlocks.blockValues.length,
     overheadPerRound: overhead,
     overheadMedian: estimateOf(overheadBlocks),
-    overheadMean: estimateOf(ci(overhead, blockOf, mean)),
+    overheadMean: estimateOf(ci(overhead, all, mean)),
     blockOverheads: overheadBlocks.blockValues,
     betweenBlockSd: overheadBlocks.betweenBlockSd,
     overheadByCpu: overheadByCpu(ordered, overheadBlocks.blockValues),
     lookConfidence: options.lookConfidence,
-    addedNsPerOp: estimateOf(ci(added, blockOf, median)),
+    addedNsPerOp: estimateOf(ci(added, all, median)),
     nsPerEvent:
       options.expectedPerOp > 0 && counted.length > 0
-        ? estimateOf(ci(counted.map((i) => added[i] / perOpEvents[i]), counted.map((i) => blockOf[i]), median))
+        ? estimateOf(ci(counted.map((i) => added[i] / perOpEvents[i]), counted, median))
         : null,
     eventsPerOp: { median: median(perOpEvents), min: Math.min(...perOpEvents), max: Math.max(...perOpEvents) },
     baselineNsPerOp: centreAndSpread(ordered.map((r) => r.baseline.nsPerOp)),
@@ -516,23 +580,39 @@ export function exitCodeFor(verdicts: readonly Verdict[]): 0 | 1 | 3 {
 import { errorFunction } from 'simple-statistics';
 
 /**
- * mean(next) - mean(base) with a Welch t interval at `confidence`: standard error
- * sqrt(s_base^2 / n_base + s_next^2 / n_next), degrees of freedom by Welch–Satterthwaite. Meant for
- * two runs' block values (a cell's blockOverheads): blocks are the independent units, and the runs'
- * between-block spreads need not be equal. When neither side varies at all the interval is the point.
+ * next.value - base.value with a Welch t interval at `confidence`: standard error
+ * sqrt(se_base^2 + se_next^2), degrees of freedom by Welch–Satterthwaite, so the two sides' spreads
+ * need not be equal. When neither side varies at all the interval is the point.
  */
-export function blockDifferenceCi(base: readonly number[], next: readonly number[], confidence: number): Estimate {
-  if (base.length < 2 || next.length < 2) {
-    throw new Error(`a difference of block means needs at least 2 values a side (got ${base.length} and ${next.length})`);
-  }
-  const value = mean(next) - mean(base);
-  const baseTerm = sampleStandardDeviation([...base]) ** 2 / base.length;
-  const nextTerm = sampleStandardDeviation([...next]) ** 2 / next.length;
-  const variance = baseTerm + nextTerm;
+function differenceCi(base: CentredInterval, next: CentredInterval, confidence: number): Estimate {
+  const value = next.value - base.value;
+  const variance = base.se ** 2 + next.se ** 2;
   if (variance === 0) return { value, ciLow: value, ciHigh: value };
-  const df = variance ** 2 / (baseTerm ** 2 / (base.length - 1) + nextTerm ** 2 / (next.length - 1));
+  const df = variance ** 2 / (base.se ** 4 / base.df + next.se ** 4 / next.df);
   const half = studentTQuantile(1 - (1 - confidence) / 2, df) * Math.sqrt(variance);
   return { value, ciLow: value - half, ciHigh: value + half };
+}
+
+function assertTwoASide(base: number, next: number): void {
+  if (base < 2 || next < 2) throw new Error(`a difference of block means needs at least 2 values a side (got ${base} and ${next})`);
+}
+
+/** Difference of two sets of block values' means (blocks are the independent units), at least 2 a side. */
+export function blockDifferenceCi(base: readonly number[], next: readonly number[], confidence: number): Estimate {
+  assertTwoASide(base.length, next.length);
+  return differenceCi(plainInterval(base), plainInterval(next), confidence);
+}
+
+/**
+ * The change of a cell's overhead between two runs (hookbench compare): each side's value and standard
+ * error as its own CI took them (blocksInterval: within CPUs where each CPU has enough blocks), so a
+ * fixed difference between CPUs widens neither side. At least 2 blocks a side.
+ */
+export function overheadChangeCi(base: CellStats['overheadByCpu'], next: CellStats['overheadByCpu'], confidence: number): Estimate {
+  const blocksOf = (byCpu: CellStats['overheadByCpu']) => byCpu.flatMap((c) => c.blockOverheads.map((value) => ({ cpu: c.cpu, value })));
+  const [before, after] = [blocksOf(base), blocksOf(next)];
+  assertTwoASide(before.length, after.length);
+  return differenceCi(blocksInterval(before), blocksInterval(after), confidence);
 }
 
 export interface RankTest {

@@ -1,5 +1,5 @@
 import type { Cell, Estimate, Results } from '../bench/results.js';
-import { blockDifferenceCi, mannWhitney, type RankTest } from '../bench/statistics.js';
+import { mannWhitney, overheadChangeCi, type RankTest } from '../bench/statistics.js';
 import { cellKey, cellViews, hasOverhead, shownCells, type CellView } from './model.js';
 import { environmentLabels, environmentsOf, runViews, type RunView } from './runs.js';
 
@@ -7,8 +7,8 @@ import { environmentLabels, environmentsOf, runViews, type RunView } from './run
  * BASE vs NEW, cell by cell (same mechanism and workload; and the same host/kernel when either side
  * is a set of several hosts/kernels, e.g. two merged reports): how the overhead moved. As in the cells
  * themselves, blocks are the independent units: the change is the difference of the cells'
- * overheads (each the mean of its block medians, `stats.blockOverheads`) with a Welch t interval over
- * the blocks, and the rank test compares the block medians. A change is called only when its whole
+ * overheads with a Welch t interval from each side's blocks taken as its own CI took them
+ * (`overheadChangeCi`: over the blocks, or within CPUs), and the rank test compares the block medians. A change is called only when its whole
  * CI lies beyond the noise allowance; anything else is said plainly to be no significant change.
  */
 
@@ -123,7 +123,7 @@ function compareCell(base: Cell, next: Cell, environment: string | null, options
   const after = next.stats.blockOverheads;
   const blocksReason = [tooFewBlocks(before, 'BASE'), tooFewBlocks(after, 'NEW')].filter(Boolean).join('; ');
   if (blocksReason) return { ...common, status: 'not comparable', change: null, rankTest: null, reason: blocksReason };
-  const change = blockDifferenceCi(before, after, options.confidence);
+  const change = overheadChangeCi(base.stats.overheadByCpu, next.stats.overheadByCpu, options.confidence);
   return { ...common, status: statusOf(change, options.noise), change, rankTest: mannWhitney(after, before), reason: null };
 }
 

@@ -1,5 +1,5 @@
 import type { Cell } from '../bench/results.js';
-import { EXACT_RANK_TEST_LIMIT, ROUNDS_PER_BLOCK } from '../bench/statistics.js';
+import { EXACT_RANK_TEST_LIMIT, MIN_BLOCKS_PER_CPU, ROUNDS_PER_BLOCK } from '../bench/statistics.js';
 import { changeChart } from './charts/change.js';
 import type { Chart } from './charts/types.js';
 import { comparedCellName, type CellComparison, type ChangeStatus, type Comparison } from './compare.js';
@@ -119,9 +119,10 @@ export function comparisonTable(comparison: Comparison, colour: boolean): string
 function method(comparison: Comparison): string {
   const confidence = Math.round(comparison.confidence * 100);
   return (
-    `Each cell's overhead is the mean of its block medians (a block: ${ROUNDS_PER_BLOCK} consecutive rounds, summarised by their median per-round overhead); ` +
+    `Each cell's overhead is the mean of its block medians (a block: ${ROUNDS_PER_BLOCK} consecutive rounds, summarised by their median per-round overhead), ` +
+    `or, once each of its CPUs has ${MIN_BLOCKS_PER_CPU} blocks, the average of the CPUs' block means; ` +
     'blocks, not rounds, are the independent units. Change = NEW overhead − BASE overhead, in percentage points, with a ' +
-    `${confidence} % Welch t interval over the two runs' block medians (Welch–Satterthwaite degrees of freedom); ` +
+    `${confidence} % Welch t interval from each side's standard error as its own CI took it (over its blocks, or within its CPUs; Welch–Satterthwaite degrees of freedom); ` +
     'a cell with fewer than 2 blocks on either side is not comparable. "regressed" / "improved" only when the whole CI lies beyond the noise allowance; ' +
     'the rank test is a two-sided Mann-Whitney U test on the block medians ' +
     `(exact without ties up to ${EXACT_RANK_TEST_LIMIT} blocks in all, normal approximation otherwise).`

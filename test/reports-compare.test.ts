@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { compareCommand, type CommandIo } from '../reports/cli.js';
 import { compareExitCode, compareResults } from '../reports/compare.js';
-import { blockDifferenceCi, mannWhitney, seededRandom } from '../bench/statistics.js';
+import { blockDifferenceCi, mannWhitney, overheadChangeCi, seededRandom } from '../bench/statistics.js';
+import { studentTQuantile } from '../bench/studentT.js';
 import { syntheticResults } from './fixtures/reports-synthetic.js';
 import { percentWithCi } from '../reports/format.js';
 
@@ -87,6 +88,23 @@ describe('Welch t interval of the difference of block means', () => {
     expect(blockDifferenceCi([2, 2], [5, 5, 5], 0.95)).toEqual({ value: 3, ciLow: 3, ciHigh: 3 });
   });
 
+  test('a cell whose hook costs more on one CPU: the change is taken within CPUs, as each side\'s CI', () => {
+    // Both runs: CPU 0 near 80, CPU 1 near 40, 3 blocks each; NEW is 2 pp dearer on both CPUs.
+    const base = [{ cpu: 0, blockOverheads: [79, 80, 81] }, { cpu: 1, blockOverheads: [39, 40, 41] }];
+    const next = base.map((c) => ({ cpu: c.cpu, blockOverheads: c.blockOverheads.map((v) => v + 2) }));
+    const change = overheadChangeCi(base, next, 0.95);
+    expect(change.value).toBeCloseTo(2, 12);
+    // Each side: pooled within-CPU variance 1, se^2 = 1/4 * (1/3 + 1/3) = 1/6; df 4 a side, 8 in all.
+    expect(change.ciHigh - change.value).toBeCloseTo(studentTQuantile(0.975, 8) * Math.sqrt(2 / 6), 9);
+    expect(change.ciLow).toBeGreaterThan(0);
+    // Over all blocks, the 40 pp split between CPUs would swamp the 2 pp change.
+    const flat = blockDifferenceCi(base.flatMap((c) => c.blockOverheads), next.flatMap((c) => c.blockOverheads), 0.95);
+    expect(flat.ciLow).toBeLessThan(-20);
+    // With 2 blocks on a CPU, the sides are taken over all their blocks, as their CIs were.
+    const short = base.map((c) => ({ cpu: c.cpu, blockOverheads: c.blockOverheads.slice(0, 2) }));
+    expect(overheadChangeCi(short, short, 0.95)).toEqual(blockDifferenceCi([79, 80, 39, 40], [79, 80, 39, 40], 0.95));
+  });
+
   test('fewer than 2 values on a side is refused', () => {
     expect(() => blockDifferenceCi([1], [1, 2], 0.95)).toThrow(/at least 2 values a side/);
     expect(() => blockDifferenceCi([1, 2], [], 0.95)).toThrow(/at least 2 values a side/);
@@ -118,7 +136,7 @@ describe('compareResults (SYNTHETIC results)', () => {
       expect(cell.status, name).toBe('regressed');
       // The change is the difference of the cells' own overheads (means of block medians), its CI
       // the Welch interval over the blocks.
-      expect(cell.change, name).toEqual(blockDifferenceCi(cell.base!.stats!.blockOverheads, cell.next!.stats!.blockOverheads, 0.95));
+      expect(cell.change, name).toEqual(overheadChangeCi(cell.base!.stats!.overheadByCpu, cell.next!.stats!.overheadByCpu, 0.95));
       expect(cell.change!.value).toBeCloseTo(cell.next!.stats!.overheadMedian.value - cell.base!.stats!.overheadMedian.value, 9);
       // The rank test is on the 4 blocks a side, not the 20 rounds: every NEW block above every BASE
       // block is U = 16, exact p = 2 / C(8, 4) = 2/70, the smallest 4 against 4 can give.
@@ -187,7 +205,7 @@ describe('hookbench compare (command)', () => {
     expect(md).toContain('| tracepoint × mprotect |');
     expect(md).toContain('![Change in overhead](charts/compare.png)');
     expect(md).toContain('mean of its block medians');
-    expect(md).toContain('95 % Welch t interval over the two runs\' block medians');
+    expect(md).toContain('95 % Welch t interval from each side\'s standard error as its own CI took it');
     expect(md).toContain('Mann-Whitney U test on the block medians');
     expect(md).not.toMatch(/bootstrap|per-round overheads/);
     const html = await readFile(join(dir, 'compare.html'), 'utf8');

@@ -28,6 +28,13 @@ describe('coverage of the stored CI after sequential stopping (simulation)', () 
     expect(result.coverage).toBeGreaterThanOrEqual(0.93);
   });
 
+  it('holds where the hook costs more on one CPU than on the other (the true overhead is their average)', () => {
+    const split: NoiseModel = { ...MACHINE_NOISE, cpuOverheadSplit: 0.25 };
+    const result = simulateCoverage(500, split, OPTIONS, 4);
+    console.log(`simulated coverage at 95 %, overhead split 25 % between the CPUs: ${result.covered}/500 = ${(100 * result.coverage).toFixed(1)} %`);
+    expect(result.coverage).toBeGreaterThanOrEqual(0.93);
+  });
+
   it('can fail: the same simulation finds intervals too narrow for their claim (80 % per look, a look after every block)', () => {
     const narrow: CellOptions = { ...cellOptionsFrom(OPTIONS, 1), looks: Array.from({ length: 40 }, (_, i) => i + 2), lookConfidence: 0.8, minRounds: 10 };
     const result = simulateCoverage(400, MACHINE_NOISE, OPTIONS, 3, narrow);

@@ -171,6 +171,22 @@ describe('blocks', () => {
     expect(est.ciHigh - est.value).toBeCloseTo(4.3027 / Math.sqrt(3), 3);
   });
 
+  it('takes a design split between CPUs out of the interval once each CPU has 3 blocks, weighting the CPUs equally', () => {
+    // One value per block; CPU 0 near 80, CPU 1 near 40: 4 blocks on CPU 0, 3 on CPU 1.
+    const values = [79, 41, 81, 39, 80, 40, 82];
+    const blocks = values.map((_, i) => i);
+    const cpus = values.map((_, i) => i % 2);
+    const est = blockCi(values, blocks, mean, 0.95, cpus);
+    expect(est.value).toBeCloseTo((80.5 + 40) / 2, 12); // not the block mean, 63.1
+    // Pooled within-CPU variance (5 + 2) / 5 = 1.4; se = sqrt(1.4 / 4 * (1/4 + 1/3)); t(0.975, 5) = 2.5706.
+    expect(est.ciHigh - est.value).toBeCloseTo(2.5706 * Math.sqrt((1.4 / 4) * (1 / 4 + 1 / 3)), 3);
+    expect(est.betweenBlockSd).toBeGreaterThan(20);
+    const plain = blockCi(values, blocks, mean, 0.95);
+    expect(plain.ciHigh - plain.value).toBeGreaterThan(10 * (est.ciHigh - est.value));
+    // With 2 blocks on a CPU the interval is the plain one over blocks.
+    expect(blockCi(values.slice(0, 5), blocks.slice(0, 5), mean, 0.95, cpus.slice(0, 5))).toEqual(blockCi(values.slice(0, 5), blocks.slice(0, 5), mean, 0.95));
+  });
+
   it('knows the t quantiles (tables: 12.706, 2.228, 1.962; 99.9 %: 4.587 at 10 df)', () => {
     expect(studentTQuantile(0.975, 1)).toBeCloseTo(12.706, 2);
     expect(studentTQuantile(0.975, 10)).toBeCloseTo(2.228, 3);
