@@ -123,6 +123,7 @@ describe('hookbench compare on a real run', () => {
       if (!c.stats) continue;
       c.stats.overheadPerRound = c.stats.overheadPerRound.map((o) => o + shift);
       c.stats.blockOverheads = c.stats.blockOverheads.map((o) => o + shift);
+      c.stats.overheadByCpu = c.stats.overheadByCpu.map((cpu) => ({ ...cpu, blockOverheads: cpu.blockOverheads.map((o) => o + shift) }));
       const m = c.stats.overheadMedian;
       c.stats.overheadMedian = { value: m.value + shift, ciLow: m.ciLow + shift, ciHigh: m.ciHigh + shift };
     }
