@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { SYSCALL_NUMBERS_X86_64, type HookTarget, type SyscallName } from './hookpoints.js';
 import { processStartTime, JOURNAL_DIR, PRIVATE_LOG_DIR, type Journal, type JournalEntry } from './journal.js';
-import { undoJournaled } from './undo.js';
+import { hasEnded, stopProcess, undoJournaled } from './undo.js';
 import type { AttachContext, Mechanism, ProbeCount, Support, WorkloadProcess } from './types.js';
 
 export const AUDIT_KEY = 'hookbench';
@@ -84,17 +84,52 @@ const ownAuditd = new WeakMap<Journal, { pid: number; log: string }>();
 async function ensureAuditd(journal: Journal, tag: string): Promise<string> {
   const status = await auditStatus();
   const own = ownAuditd.get(journal);
-  if (status.pid !== 0) return own?.pid === status.pid ? own.log : runningAuditdLog(status.pid);
+  // A registered pid whose process is gone is stale (see releaseStaleAuditd): the kernel drops it
+  // when the auditd started here registers.
+  if (status.pid !== 0 && !hasEnded(status.pid)) return own?.pid === status.pid ? own.log : runningAuditdLog(status.pid);
   const { dir, log } = privateAuditdConfig(tag);
   journal.add({ kind: 'private-files', paths: [dir, log] });
-  const child = spawn('auditd', ['-n', '-s', 'nochange', '-c', dir], { stdio: 'ignore', detached: true });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('cannot start auditd');
-  child.unref();
+  const pid = spawnAuditd(dir);
   journal.add({ kind: 'process', pid, startTime: processStartTime(pid) ?? '', comm: 'auditd' });
-  await waitFor(async () => (await auditStatus()).pid === pid, 5000, 'auditd to register with the kernel');
+  await awaitRegistration(pid);
   ownAuditd.set(journal, { pid, log });
   return log;
+}
+
+/** Starts auditd in the foreground on a private configuration directory; returns its pid. */
+function spawnAuditd(dir: string): number {
+  const child = spawn('auditd', ['-n', '-s', 'nochange', '-c', dir], { stdio: 'ignore', detached: true });
+  if (child.pid === undefined) throw new Error('cannot start auditd');
+  child.unref();
+  return child.pid;
+}
+
+async function awaitRegistration(pid: number): Promise<void> {
+  await waitFor(async () => (await auditStatus()).pid === pid, 5000, 'auditd to register with the kernel');
+}
+
+/**
+ * After hookbench stopped an auditd it started: when the kernel still names that dead process as its
+ * audit daemon (auditd ended before it could unregister, e.g. signalled while it started, as a SIGKILLed
+ * run's cleanup can find it), `auditctl -s` shows a pid that was not there before. Only another
+ * daemon's registration clears it (the kernel then finds the old one gone), so a private auditd is
+ * started, registers and is stopped again, which leaves pid 0 as before the run.
+ */
+export async function releaseStaleAuditd(pid: number): Promise<void> {
+  if ((await auditStatus()).pid !== pid || !hasEnded(pid)) return;
+  const { dir, log } = privateAuditdConfig(`stale-${process.pid}`);
+  try {
+    const replacement = spawnAuditd(dir);
+    const startTime = processStartTime(replacement) ?? '';
+    try {
+      await awaitRegistration(replacement);
+    } finally {
+      await stopProcess(replacement, startTime);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(log, { force: true });
+  }
 }
 
 /** The log of an auditd the user runs: its -c directory's auditd.conf, else Debian's. */

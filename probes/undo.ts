@@ -24,6 +24,8 @@ export async function undoEntry(entry: JournalEntry): Promise<void> {
       return;
     case 'process':
       await stopProcess(entry.pid, entry.startTime);
+      // Imported here: audit.ts builds on this module.
+      if (entry.comm === 'auditd') await (await import('./audit.js')).releaseStaleAuditd(entry.pid);
       return;
     case 'sysctl':
       writeFileSync(entry.path, entry.previous);

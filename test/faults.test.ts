@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -323,6 +323,34 @@ describe.each(SIGNALS)('a run killed with %s', (signal) => {
   });
 });
 
+
+describe('an auditd of a killed run that died while registered with the kernel', () => {
+  it('cleanup of the run\'s journal leaves the kernel\'s audit pid as before', async (ctx) => {
+    const registered = await auditdNotOurs();
+    if (registered) ctx.skip(`an auditd hookbench did not start is registered (pid ${registered})`);
+    // A real auditd on a private configuration registers, then is SIGKILLed: with audit disabled the
+    // kernel sends it nothing, so it keeps naming the dead process (what a signal during auditd's
+    // start-up, as a killed run's cleanup can deliver, leaves behind).
+    const dir = mkdtempSync(join(scratch, 'auditd-'));
+    const conf = readFileSync('/etc/audit/auditd.conf', 'utf8').replace(/^log_file\s*=.*$/m, `log_file = ${join(dir, 'audit.log')}`);
+    writeFileSync(join(dir, 'auditd.conf'), conf, { mode: 0o600 });
+    const auditd = spawn('auditd', ['-n', '-s', 'nochange', '-c', dir], { stdio: 'ignore' });
+    for (const start = Date.now(); (await auditdNotOurs()) !== auditd.pid && Date.now() - start < 5000; ) await sleep(20);
+    const startTime = processStartTime(auditd.pid!)!;
+    auditd.kill('SIGKILL');
+    await new Promise((r) => auditd.once('exit', r));
+    expect(await auditdNotOurs(), 'the kernel still names the dead auditd (else this test proves nothing)').toBe(auditd.pid);
+    // The journal of a run that is gone, holding only that auditd.
+    const gone = spawn('true');
+    await new Promise((r) => gone.once('exit', r));
+    const entry: JournalEntry = { kind: 'process', pid: auditd.pid!, startTime, comm: 'auditd' };
+    writeFileSync(join(journalDir, `${gone.pid}.json`), JSON.stringify({ pid: gone.pid, startTime: '1', entries: [{ id: 1, entry }] }));
+    const cleanup = await hookbench(['cleanup'], { journalDir });
+    expect(cleanup.exitCode, cleanup.stderr).toBe(0);
+    expect(await auditdNotOurs()).toBeNull();
+    await expectAsBefore('after the cleanup of a dead registered auditd');
+  }, 60_000);
+});
 
 describe('doctor interrupted while it tries the mechanisms', () => {
   const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';

@@ -142,7 +142,8 @@ describe('the loader', () => {
     try {
       const run = startHookbench(['run', '--mechanisms', mechanism.name, '--workloads', 'mprotect', '--run-ms', '50', '--max-time', '600', '--no-report', '--out', out], { journalDir });
       const deadline = Date.now() + 120_000;
-      while (!run.exited() && Date.now() < deadline && loaderChildrenOf(run.pid).length === 0) await sleep(5);
+      // Until its loader runs and has loaded its programs (a loader that has only just started has none yet: under TCG that takes a while).
+      while (!run.exited() && Date.now() < deadline && (loaderChildrenOf(run.pid).length === 0 || loadedHookbenchPrograms().length === 0)) await sleep(5);
       const loaders = loaderChildrenOf(run.pid);
       expect(loaders.length, 'the run never started its loader').toBeGreaterThan(0);
       expect(loadedHookbenchPrograms().length).toBeGreaterThan(0);
